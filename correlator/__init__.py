@@ -1,0 +1,5 @@
+"""correlator: infrastructure alerts in, customers affected out."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
