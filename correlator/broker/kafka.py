@@ -1,0 +1,377 @@
+"""A single-node Apache Kafka (KRaft) broker run from the official jars on Maven Central.
+
+The jars are fetched once per version with Maven into a cache outside the repository
+(`~/.cache/correlator/kafka-<version>/libs`, or `$CORRELATOR_CACHE_DIR/kafka-<version>/libs`),
+so every later start only pays for the JVM.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Literal
+
+from correlator.broker.process import die_with_parent, free_port, log_tail, terminate, wait_ready
+from correlator.errors import BrokerError
+
+KAFKA_VERSION = "4.1.1"
+#: The SLF4J 1.x binding for the log4j-core that kafka_2.13 already brings (both 2.24.3 in 4.1).
+LOG4J_VERSION = "2.24.3"
+DEPENDENCY_PLUGIN_VERSION = "3.8.1"
+
+_POM = """\
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.correlator</groupId>
+  <artifactId>kafka-fetch</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>{kafka}</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j-impl</artifactId>
+      <version>{log4j}</version>
+    </dependency>
+  </dependencies>
+  <build>
+    <pluginManagement>
+      <plugins>
+        <plugin>
+          <groupId>org.apache.maven.plugins</groupId>
+          <artifactId>maven-dependency-plugin</artifactId>
+          <version>{plugin}</version>
+        </plugin>
+      </plugins>
+    </pluginManagement>
+  </build>
+</project>
+"""
+
+# Broker logs go to a file in the data dir; the noisiest loggers are turned down.
+_LOG4J2_XML = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN">
+  <Appenders>
+    <File name="file" fileName="{log_file}" append="true">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+    </File>
+  </Appenders>
+  <Loggers>
+    <Logger name="kafka.request.logger" level="WARN"/>
+    <Logger name="org.apache.kafka.controller" level="INFO"/>
+    <Logger name="state.change.logger" level="WARN"/>
+    <Logger name="kafka.log.LogCleaner" level="INFO"/>
+    <Root level="INFO">
+      <AppenderRef ref="file"/>
+    </Root>
+  </Loggers>
+</Configuration>
+"""
+
+# KAFKA.md's single-node KRaft settings plus what keeps tests fast on a small machine.
+_SERVER_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={log_dirs}
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+group.min.session.timeout.ms=1000
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+background.threads=2
+log.cleaner.threads=1
+log.cleaner.dedupe.buffer.size=2097152
+log.cleaner.backoff.ms=1000
+auto.create.topics.enable=true
+"""
+
+_JVM_OPTS = (
+    "-Xms256m",
+    "-Xmx512m",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-Djava.awt.headless=true",
+)
+
+
+def cache_root() -> Path:
+    """Where fetched brokers live: `$CORRELATOR_CACHE_DIR`, else the user's cache dir."""
+    override = os.environ.get("CORRELATOR_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "correlator"
+
+
+def kafka_libs(version: str = KAFKA_VERSION) -> Path:
+    """The directory of jars for `version`, fetched with Maven on first use.
+
+    Two processes may race here: a lock file serialises the fetch, and the jars land in a
+    temporary directory that is renamed into place, so `libs/` is either complete or absent.
+    """
+    home = cache_root() / f"kafka-{version}"
+    libs = home / "libs"
+    if _complete(libs, version):
+        return libs
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".fetch.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _complete(libs, version):
+            return libs
+        _fetch(home, libs, version)
+    return libs
+
+
+def _complete(libs: Path, version: str) -> bool:
+    return (libs / f"kafka_2.13-{version}.jar").is_file()
+
+
+def _fetch(home: Path, libs: Path, version: str) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise BrokerError(
+            "mvn not found on PATH: Maven is needed once to fetch the Kafka jars "
+            "(or use --kind tansu)"
+        )
+    work = Path(tempfile.mkdtemp(prefix="fetch-", dir=home))
+    try:
+        (work / "pom.xml").write_text(
+            _POM.format(kafka=version, log4j=LOG4J_VERSION, plugin=DEPENDENCY_PLUGIN_VERSION)
+        )
+        staged = work / "libs"
+        result = subprocess.run(
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(work / "pom.xml"),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={staged}",
+            ],
+            cwd=work,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0 or not _complete(staged, version):
+            output = (result.stdout + result.stderr).strip().splitlines()
+            errors = [line for line in output if "ERROR" in line] or output or [""]
+            raise BrokerError(
+                f"could not fetch Kafka {version} jars with Maven "
+                f"(exit {result.returncode}): {errors[0].strip()[:300]}"
+            )
+        if libs.exists():
+            shutil.rmtree(libs, ignore_errors=True)
+        os.rename(staged, libs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64, as `kafka-storage random-uuid`."""
+    while True:
+        raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not raw.startswith("-"):  # Kafka avoids ids that look like a flag.
+            return raw
+
+
+class KafkaBroker:
+    """One Apache Kafka broker+controller on loopback, for tests and local runs.
+
+    With no `data_dir` a temporary one is made and removed on stop (kept if start fails, so the
+    log the error names can still be read).
+    """
+
+    kind: Literal["kafka"] = "kafka"
+
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        *,
+        port: int | None = None,
+        version: str = KAFKA_VERSION,
+        start_timeout: float = 90.0,
+    ) -> None:
+        self._given_dir = data_dir
+        self._requested_port = port
+        self.version = version
+        self.start_timeout = start_timeout
+        self.data_dir: Path | None = data_dir
+        self.port: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stdout: IO[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """`127.0.0.1:PORT`, once started."""
+        if self.port is None:
+            raise BrokerError("the Kafka broker is not started")
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path | None:
+        """The broker's log4j log, where to look when something goes wrong."""
+        return None if self.data_dir is None else self.data_dir / "logs" / "server.log"
+
+    def start(self) -> KafkaBroker:
+        """Fetch the jars if needed, format storage, start the JVM and wait until it serves."""
+        java = shutil.which("java")
+        if java is None:
+            raise BrokerError("java not found on PATH: Kafka 4.x needs Java 17+ (or --kind tansu)")
+        libs = kafka_libs(self.version)
+        if self._given_dir is not None:
+            self.data_dir = self._given_dir.expanduser().resolve()
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.data_dir = Path(tempfile.mkdtemp(prefix="correlator-kafka-"))
+        # A port picked here may be taken before the JVM binds it; try again with new ones.
+        attempts = 1 if self._requested_port else 3
+        for attempt in range(attempts):
+            try:
+                self._start_once(java, libs, self.data_dir)
+                return self
+            except BrokerError:
+                self._kill()
+                log = self.log_file
+                in_use = log is not None and "Address already in use" in log_tail(log)
+                if not in_use or attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self, java: str, libs: Path, data: Path) -> None:
+        port = self._requested_port or free_port()
+        controller_port = free_port()
+        logs = data / "logs"
+        logs.mkdir(exist_ok=True)
+        kraft = data / "kraft"
+        (data / "log4j2.xml").write_text(_LOG4J2_XML.format(log_file=logs / "server.log"))
+        (data / "server.properties").write_text(
+            _SERVER_PROPERTIES.format(port=port, controller_port=controller_port, log_dirs=kraft)
+        )
+        self.port = port
+        classpath = f"{libs}/*"
+        jvm = [
+            java,
+            *_JVM_OPTS,
+            f"-Dlog4j2.configurationFile={data / 'log4j2.xml'}",
+            f"-Dkafka.logs.dir={logs}",
+            "-cp",
+            classpath,
+        ]
+        cluster_id = _existing_cluster_id(kraft) or new_cluster_id()
+        fmt = subprocess.run(
+            [
+                *jvm,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(data / "server.properties"),
+                "--ignore-formatted",
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if fmt.returncode != 0:
+            lines = (fmt.stderr + fmt.stdout).strip().splitlines()
+            raise BrokerError(
+                f"kafka storage format failed in {kraft}: {lines[-1] if lines else fmt.returncode}"
+            )
+        stdout = (logs / "stdout.log").open("ab")
+        self._stdout = stdout
+        self._process = subprocess.Popen(
+            [*jvm, "kafka.Kafka", str(data / "server.properties")],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+        )
+        wait_ready(self._process, port, self.bootstrap, self.start_timeout, self._failure)
+
+    def _failure(self, reason: str) -> BrokerError:
+        log = self.log_file
+        assert log is not None
+        return BrokerError(f"kafka broker {reason}: {log_tail(log)} (log: {log})")
+
+    def stop(self) -> None:
+        """SIGTERM the broker, wait for its clean shutdown (then SIGKILL), drop a temp data dir."""
+        if self._process is not None:
+            terminate(self._process)
+            self._process = None
+        self._close_stdout()
+        if self._given_dir is None and self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
+        self.port = None
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            terminate(self._process, grace=5.0)
+            self._process = None
+        self._close_stdout()
+
+    def _close_stdout(self) -> None:
+        if self._stdout is not None:
+            with contextlib.suppress(OSError):
+                self._stdout.close()
+            self._stdout = None
+
+    def __enter__(self) -> KafkaBroker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _existing_cluster_id(log_dir: Path) -> str | None:
+    """The cluster id a reused data dir was formatted with, so a restart keeps its data."""
+    meta = log_dir / "meta.properties"
+    if not meta.is_file():
+        return None
+    for line in meta.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "cluster.id":
+            return value.strip()
+    return None
