@@ -18,8 +18,20 @@ SEVERITY_RANK: Mapping[str, int] = {"critical": 2, "warning": 1, "info": 0}
 MAX_PAST: Millis = 24 * HOUR
 MAX_FUTURE: Millis = 5 * MINUTE
 
-_CRITICAL = {"critical", "crit", "page", "error", "err", "high", "p1", "p2", "fatal", "emergency",
-             "alert", "disaster"}
+_CRITICAL = {
+    "critical",
+    "crit",
+    "page",
+    "error",
+    "err",
+    "high",
+    "p1",
+    "p2",
+    "fatal",
+    "emergency",
+    "alert",
+    "disaster",
+}
 _WARNING = {"warning", "warn", "medium", "p3", "average", "minor", "major"}
 
 

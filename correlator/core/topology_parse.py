@@ -19,8 +19,15 @@ from correlator.errors import TopologyError
 API_VERSION = "correlator/v1"
 SHARE_TOLERANCE = Fraction(1, 1000)
 
-_TOP_KEYS = {"apiVersion", "name", "description", "divisions", "segments", "business_services",
-             "components"}
+_TOP_KEYS = {
+    "apiVersion",
+    "name",
+    "description",
+    "divisions",
+    "segments",
+    "business_services",
+    "components",
+}
 _COMMON_KEYS = {"id", "name", "description", "owner", "runbook", "labels"}
 _DIVISION_KEYS = {"id", "name", "description", "shares"}
 _SEGMENT_KEYS = _COMMON_KEYS | {"customers", "uses"}
@@ -64,7 +71,9 @@ def parse_topology(data: object, source: str = "<topology>") -> Topology:
                 raise ctx.fail(where, "must be a mapping")
             node_id = _ident(ctx, where, item.get("id"))
             if node_id in node_ids:
-                raise ctx.fail(f"{section} {node_id!r}", f"duplicate id (also in {node_ids[node_id]})")
+                raise ctx.fail(
+                    f"{section} {node_id!r}", f"duplicate id (also in {node_ids[node_id]})"
+                )
             node_ids[node_id] = section
 
     nodes: dict[str, Node] = {}
@@ -272,9 +281,7 @@ def _parse_split(
         missing = [p for p in division.parts if p not in mapping]
         if missing:
             raise ctx.fail(where, f"missing part {missing[0]!r} of division {division.id!r}")
-        members = tuple(
-            _members(ctx, where, mapping[p], node_ids)[0] for p in division.parts
-        )
+        members = tuple(_members(ctx, where, mapping[p], node_ids)[0] for p in division.parts)
         return Entry("split", members, division=division.id, parts=division.parts)
     if isinstance(raw, list) and raw:
         members = _members(ctx, where, raw, node_ids)
@@ -366,9 +373,7 @@ def _check_aliases(ctx: _Ctx, nodes: Mapping[str, Node]) -> None:
             seen[alias] = node.id
 
 
-def _parse_segments(
-    ctx: _Ctx, items: list[Any], nodes: Mapping[str, Node]
-) -> tuple[Segment, ...]:
+def _parse_segments(ctx: _Ctx, items: list[Any], nodes: Mapping[str, Node]) -> tuple[Segment, ...]:
     segments: list[Segment] = []
     seen: set[str] = set()
     for index, item in enumerate(items):

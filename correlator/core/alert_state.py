@@ -1,0 +1,128 @@
+"""Per-fingerprint alert state (DESIGN §4): firing, resolved, expiry, repeats and late events.
+
+The alert-state stage is keyed by fingerprint, so this book holds nothing else: each alert's
+component (fixed when it first fires), whether it is active, and the time of its last applied
+change. It turns canonical alerts into `AlertTransition`s for the health stage.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from correlator.core.alerts import Alert
+from correlator.core.timefmt import Millis
+
+OutcomeKind = Literal["changed", "repeat", "stale", "unmapped", "unknown-resolve", "heartbeat"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTransition:
+    """An alert started, changed or stopped contributing to one component's health."""
+
+    component: str
+    fingerprint: str
+    active: bool
+    alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What applying one alert did."""
+
+    kind: OutcomeKind
+    transition: AlertTransition | None = None
+    tried: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class _Tracked:
+    component: str
+    active: bool
+    last_change: Millis
+    alert: Alert
+    deadline: Millis | None
+
+
+Resolver = Callable[[Mapping[str, str]], tuple[str | None, tuple[tuple[str, str], ...]]]
+"""labels -> (component or None, the (label, value) pairs tried)."""
+
+
+class AlertBook:
+    """The state of every alert seen, by fingerprint."""
+
+    def __init__(self) -> None:
+        self._alerts: dict[str, _Tracked] = {}
+        self._deadlines: list[tuple[Millis, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._alerts)
+
+    def active_count(self) -> int:
+        return sum(1 for t in self._alerts.values() if t.active)
+
+    def apply(self, alert: Alert, resolve: Resolver, now: Millis) -> Outcome:
+        """Apply one alert; `now` is the event-time clock after this alert."""
+        fp = alert.fingerprint
+        tracked = self._alerts.get(fp)
+        when = alert.event_time
+        if tracked is not None and when < tracked.last_change:
+            return Outcome("stale")
+        firing = alert.status == "firing" and (alert.ends_at is None or alert.ends_at > now)
+        if tracked is None or not tracked.active:
+            if not firing:
+                if tracked is not None:
+                    tracked.last_change = when
+                    return Outcome("repeat")
+                return Outcome("unknown-resolve")
+            component, tried = resolve(alert.labels)
+            if component is None:
+                return Outcome("unmapped", tried=tried)
+            self._alerts[fp] = _Tracked(component, True, when, alert, alert.ends_at)
+            self._schedule(alert.ends_at, fp)
+            return Outcome("changed", AlertTransition(component, fp, True, alert))
+        # An active alert: a resolve, a change of content, or a repeat.
+        if not firing:
+            tracked.active = False
+            tracked.last_change = when
+            tracked.deadline = None
+            return Outcome("changed", AlertTransition(tracked.component, fp, False, alert))
+        tracked.last_change = when
+        if alert.ends_at != tracked.deadline:
+            tracked.deadline = alert.ends_at
+            self._schedule(alert.ends_at, fp)
+        previous = tracked.alert
+        if previous.severity == alert.severity and previous.summary == alert.summary:
+            return Outcome("repeat")
+        tracked.alert = alert
+        return Outcome("changed", AlertTransition(tracked.component, fp, True, alert))
+
+    def next_deadline(self) -> Millis | None:
+        """The earliest `ends_at` of an active alert, if any (for the replay's final clock)."""
+        while self._deadlines:
+            deadline, fp = self._deadlines[0]
+            tracked = self._alerts.get(fp)
+            if tracked is not None and tracked.active and tracked.deadline == deadline:
+                return deadline
+            heapq.heappop(self._deadlines)
+        return None
+
+    def expire(self, now: Millis) -> list[AlertTransition]:
+        """Firing alerts whose `ends_at` has passed resolve as if a resolve had arrived."""
+        out: list[AlertTransition] = []
+        while self._deadlines and self._deadlines[0][0] <= now:
+            deadline, fp = heapq.heappop(self._deadlines)
+            tracked = self._alerts.get(fp)
+            if tracked is None or not tracked.active or tracked.deadline != deadline:
+                continue
+            tracked.active = False
+            tracked.last_change = deadline
+            tracked.deadline = None
+            out.append(AlertTransition(tracked.component, fp, False, tracked.alert))
+        return out
+
+    def _schedule(self, deadline: Millis | None, fp: str) -> None:
+        if deadline is not None:
+            heapq.heappush(self._deadlines, (deadline, fp))

@@ -1,0 +1,429 @@
+"""Impact evaluation (DESIGN §5): which customers are cut off, exactly, and because of what.
+
+Per customer everything is boolean. Customers are divided by the active divisions (those with a
+problem below one of their members); the graph is evaluated once per combination of parts,
+weighted by the product of the parts' exact shares. Only nodes downstream of problems are ever
+visited, so the cost follows the size of the trouble, not the size of the topology.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Literal
+
+from correlator.core.topology import Entry, Node, Topology
+
+ProblemState = Literal["down", "degraded"]
+ServiceState = Literal["down", "partial", "degraded", "ok"]
+
+REST = "\x00rest"
+"""The merged part of a division whose members are all unaffected."""
+
+Assignment = tuple[tuple[str, str], ...]
+"""A combination: (division id, part or REST) pairs, sorted by division id."""
+
+ZERO = Fraction(0)
+ONE = Fraction(1)
+
+
+def round_half_up(value: Fraction) -> int:
+    """Customers are whole people: round half up, exactly."""
+    return math.floor(value + Fraction(1, 2))
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFigure:
+    """A business service's figures: weights of combinations where it is down / only degraded."""
+
+    id: str
+    impact: Fraction
+    degraded: Fraction
+
+    @property
+    def state(self) -> ServiceState:
+        if self.impact == ONE:
+            return "down"
+        if self.impact > 0:
+            return "partial"
+        if self.degraded > 0:
+            return "degraded"
+        return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentFigure:
+    """A segment's figures; `critical_weight` counts only tier-1/2 services (for severity)."""
+
+    id: str
+    customers: int
+    affected_weight: Fraction
+    degraded_weight: Fraction
+    critical_weight: Fraction
+
+    @property
+    def affected(self) -> int:
+        return round_half_up(self.customers * self.affected_weight)
+
+    @property
+    def degraded(self) -> int:
+        return round_half_up(self.customers * self.degraded_weight)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The outcome for one set of problems. Services and segments not listed are ok."""
+
+    problems: Mapping[str, ProblemState]
+    services: Mapping[str, ServiceFigure]
+    segments: Mapping[str, SegmentFigure]
+    estimated: bool
+    down_reach: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    degraded_reach: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    root_causes: frozenset[str] = frozenset()
+
+    @property
+    def customers_affected(self) -> int:
+        return sum(s.affected for s in self.segments.values())
+
+    @property
+    def customers_degraded(self) -> int:
+        return sum(s.degraded for s in self.segments.values())
+
+    def impacted_services(self) -> list[str]:
+        """Ids of services that are not ok."""
+        return [sid for sid, f in self.services.items() if f.state != "ok"]
+
+
+EMPTY = Evaluation(problems={}, services={}, segments={}, estimated=False)
+
+
+@dataclass(slots=True)
+class _Combo:
+    weight: Fraction
+    down: frozenset[str]
+    bad: frozenset[str]
+    parts: dict[str, str]
+
+
+class Evaluator:
+    """Evaluates problem sets against one topology. Stateless apart from caches."""
+
+    def __init__(self, topology: Topology, *, bound: int = 4096, seed: int = 0) -> None:
+        self.topology = topology
+        self.bound = bound
+        self.seed = seed
+        self._services_using: dict[str, list[str]] = {}
+        for segment in topology.segments:
+            for service in segment.uses:
+                self._services_using.setdefault(service, []).append(segment.id)
+
+    # -- public -------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        problems: Mapping[str, ProblemState],
+        *,
+        reach: bool = False,
+        root_causes: bool = False,
+    ) -> Evaluation:
+        """Evaluate `problems` (component id -> own state); unknown ids are ignored."""
+        topo = self.topology
+        problems = {c: s for c, s in problems.items() if c in topo.nodes}
+        if not problems:
+            return EMPTY
+        run = _Run(self, problems)
+        services: dict[str, ServiceFigure] = {}
+        for sid in run.affected_services:
+            combos = run.combos_for(sid)
+            impact = sum((c.weight for c in combos if sid in c.down), ZERO)
+            degraded = sum((c.weight for c in combos if sid in c.bad and sid not in c.down), ZERO)
+            figure = ServiceFigure(sid, impact, degraded)
+            if figure.state != "ok":
+                services[sid] = figure
+        segments: dict[str, SegmentFigure] = {}
+        for segment in topo.segments:
+            used = [s for s in segment.uses if s in services]
+            if not used:
+                continue
+            critical = [s for s in used if topo.nodes[s].tier <= 2]
+            combos = run.combos_for_many(used, key=f"segment:{segment.id}")
+            affected = degraded = crit = ZERO
+            for c in combos:
+                if any(s in c.down for s in used):
+                    affected += c.weight
+                    if any(s in c.down for s in critical):
+                        crit += c.weight
+                elif any(s in c.bad for s in used):
+                    degraded += c.weight
+            segments[segment.id] = SegmentFigure(
+                segment.id, segment.customers, affected, degraded, crit
+            )
+        down_reach: dict[str, frozenset[str]] = {}
+        degraded_reach: dict[str, frozenset[str]] = {}
+        if reach:
+            down_reach, degraded_reach = run.reaches(services)
+        roots = run.root_causes() if root_causes else frozenset()
+        return Evaluation(
+            problems=problems,
+            services=services,
+            segments=segments,
+            estimated=run.estimated,
+            down_reach=down_reach,
+            degraded_reach=degraded_reach,
+            root_causes=roots,
+        )
+
+
+class _Run:
+    """One evaluation: the affected region, its active divisions and the cached combinations."""
+
+    def __init__(self, evaluator: Evaluator, problems: Mapping[str, ProblemState]) -> None:
+        self.ev = evaluator
+        topo = evaluator.topology
+        self.topo = topo
+        self.problems = problems
+        self.affected = topo.upstream(problems)
+        self.affected_services = sorted(
+            (n for n in self.affected if topo.nodes[n].role == "business_service"),
+            key=topo.order.__getitem__,
+        )
+        self.estimated = False
+        # Active divisions and their affected parts.
+        self.node_divisions: dict[str, set[str]] = {}
+        self.affected_parts: dict[str, set[str]] = {}
+        for node_id in self.affected:
+            for entry in topo.nodes[node_id].entries:
+                if entry.kind != "split":
+                    continue
+                hit = [
+                    p for p, m in zip(entry.parts, entry.members, strict=True) if m in self.affected
+                ]
+                if hit:
+                    self.node_divisions.setdefault(node_id, set()).add(entry.division)
+                    self.affected_parts.setdefault(entry.division, set()).update(hit)
+        self._scope_cache: dict[str, frozenset[str]] = {}
+        self._combo_cache: dict[frozenset[str], list[_Combo]] = {}
+        self._eval_cache: dict[Assignment, tuple[frozenset[str], frozenset[str]]] = {}
+
+    # -- scopes and combinations -------------------------------------------------------------
+
+    def scope_of(self, node_id: str) -> frozenset[str]:
+        """Active divisions split on anywhere in the affected part of `node_id`'s closure."""
+        cached = self._scope_cache.get(node_id)
+        if cached is None:
+            divisions: set[str] = set()
+            if self.node_divisions:
+                for n in self.topo.closure(node_id):
+                    divs = self.node_divisions.get(n)
+                    if divs:
+                        divisions |= divs
+            cached = frozenset(divisions)
+            self._scope_cache[node_id] = cached
+        return cached
+
+    def combos_for(self, node_id: str) -> list[_Combo]:
+        return self._combos(self.scope_of(node_id))
+
+    def combos_for_many(self, node_ids: Iterable[str], key: str) -> list[_Combo]:
+        scope: frozenset[str] = frozenset()
+        for n in node_ids:
+            scope |= self.scope_of(n)
+        return self._combos(scope)
+
+    def _choices(self, division_id: str) -> list[tuple[str, Fraction]]:
+        division = self.topo.divisions[division_id]
+        hit = self.affected_parts[division_id]
+        choices = [(p, division.share(p)) for p in division.parts if p in hit]
+        rest = ONE - sum((w for _, w in choices), ZERO)
+        if rest > 0:
+            choices.append((REST, rest))
+        return choices
+
+    def _combos(self, scope: frozenset[str]) -> list[_Combo]:
+        cached = self._combo_cache.get(scope)
+        if cached is not None:
+            return cached
+        divisions = sorted(scope)
+        choices = [self._choices(d) for d in divisions]
+        total = math.prod(len(c) for c in choices)
+        weighted: list[tuple[Assignment, Fraction]] = []
+        if total <= self.ev.bound:
+            stack: list[tuple[int, Assignment, Fraction]] = [(0, (), ONE)]
+            while stack:
+                i, assignment, weight = stack.pop()
+                if i == len(divisions):
+                    weighted.append((assignment, weight))
+                    continue
+                for part, share in reversed(choices[i]):
+                    stack.append((i + 1, (*assignment, (divisions[i], part)), weight * share))
+        else:
+            weighted = self._sample(divisions, choices)
+            self.estimated = True
+        combos = []
+        for assignment, weight in weighted:
+            down, bad = self._evaluate(assignment)
+            combos.append(_Combo(weight, down, bad, dict(assignment)))
+        self._combo_cache[scope] = combos
+        return combos
+
+    def _sample(
+        self, divisions: list[str], choices: list[list[tuple[str, Fraction]]]
+    ) -> list[tuple[Assignment, Fraction]]:
+        """Deterministic sampling of combinations, weighted by shares (fixed seed per scope)."""
+        n = self.ev.bound
+        rng = random.Random(self.ev.seed ^ zlib.crc32(",".join(divisions).encode()))
+        cumulative = []
+        for options in choices:
+            acc = 0.0
+            row = []
+            for part, share in options:
+                acc += float(share)
+                row.append((acc, part))
+            cumulative.append(row)
+        counts: dict[Assignment, int] = {}
+        for _ in range(n):
+            picked = []
+            for division, row in zip(divisions, cumulative, strict=True):
+                r = rng.random() * row[-1][0]
+                part = next((p for edge, p in row if r < edge), row[-1][1])
+                picked.append((division, part))
+            key = tuple(picked)
+            counts[key] = counts.get(key, 0) + 1
+        return [(a, Fraction(c, n)) for a, c in sorted(counts.items())]
+
+    # -- one combination -------------------------------------------------------------------
+
+    def _evaluate(self, assignment: Assignment) -> tuple[frozenset[str], frozenset[str]]:
+        """Least fixed point of down and of down-or-degraded ("bad") under `assignment`."""
+        cached = self._eval_cache.get(assignment)
+        if cached is not None:
+            return cached
+        parts = dict(assignment)
+        nodes = self.topo.nodes
+        dependents = self.topo.dependents
+        down = {c for c, s in self.problems.items() if s == "down"}
+        queue = list(down)
+        while queue:
+            for d in dependents[queue.pop()]:
+                if d not in down and _node_down(nodes[d].entries, down, parts):
+                    down.add(d)
+                    queue.append(d)
+        bad = set(self.problems)
+        queue = list(bad)
+        while queue:
+            for d in dependents[queue.pop()]:
+                if d not in bad and _node_bad(nodes[d].entries, bad, parts):
+                    bad.add(d)
+                    queue.append(d)
+        result = (frozenset(down), frozenset(bad))
+        self._eval_cache[assignment] = result
+        return result
+
+    # -- reach and root causes -------------------------------------------------------------
+
+    def reaches(
+        self, services: Mapping[str, ServiceFigure]
+    ) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+        """problem -> business services in its down-reach / degraded-reach (DESIGN §6)."""
+        nodes = self.topo.nodes
+        down_reach: dict[str, set[str]] = {p: set() for p in self.problems}
+        degraded_reach: dict[str, set[str]] = {p: set() for p in self.problems}
+        for sid in services:
+            for combo in self.combos_for(sid):
+                if sid in combo.down:
+                    for p in _walk(sid, combo, nodes, down_only=True):
+                        if p in self.problems:
+                            down_reach[p].add(sid)
+                if sid in combo.bad:
+                    for p in _walk(sid, combo, nodes, down_only=False):
+                        if p in self.problems:
+                            degraded_reach[p].add(sid)
+        return (
+            {p: frozenset(s) for p, s in down_reach.items()},
+            {p: frozenset(s) for p, s in degraded_reach.items()},
+        )
+
+    def root_causes(self) -> frozenset[str]:
+        """Problems not explained by their dependencies outside their own cycle."""
+        topo = self.topo
+        roots = set()
+        for p, own in self.problems.items():
+            scc = topo.scc[p]
+            entries = topo.nodes[p].entries
+            explained = True
+            for combo in self.combos_for(p):
+                inside = [m for e in entries for m in e.members if topo.scc[m] == scc]
+                down = combo.down.difference(inside)
+                bad = combo.bad.difference(inside)
+                if own == "down":
+                    ok = _node_down(entries, down, combo.parts)
+                else:
+                    ok = _node_bad(entries, bad, combo.parts)
+                if not ok:
+                    explained = False
+                    break
+            if not explained:
+                roots.add(p)
+        return frozenset(roots)
+
+
+def _entry_down(entry: Entry, down: set[str] | frozenset[str], parts: Mapping[str, str]) -> bool:
+    kind = entry.kind
+    if kind == "require":
+        return entry.members[0] in down
+    if kind == "any":
+        return all(m in down for m in entry.members)
+    if kind == "quorum":
+        up = sum(1 for m in entry.members if m not in down)
+        return up < entry.quorum
+    if kind == "split":
+        part = parts.get(entry.division, REST)
+        member = entry.member_for(part) if part != REST else None
+        return member is not None and member in down
+    return False  # soft never cuts customers off
+
+
+def _node_down(
+    entries: tuple[Entry, ...], down: set[str] | frozenset[str], parts: Mapping[str, str]
+) -> bool:
+    return any(_entry_down(e, down, parts) for e in entries)
+
+
+def _entry_members_in_play(entry: Entry, parts: Mapping[str, str]) -> tuple[str, ...]:
+    """The members a customer with these parts actually uses through this entry."""
+    if entry.kind != "split":
+        return entry.members
+    part = parts.get(entry.division, REST)
+    member = entry.member_for(part) if part != REST else None
+    return (member,) if member is not None else ()
+
+
+def _node_bad(
+    entries: tuple[Entry, ...], bad: set[str] | frozenset[str], parts: Mapping[str, str]
+) -> bool:
+    return any(m in bad for e in entries for m in _entry_members_in_play(e, parts))
+
+
+def _walk(start: str, combo: _Combo, nodes: Mapping[str, Node], *, down_only: bool) -> set[str]:
+    """Nodes joined to `start` by a path of down (or, if not down_only, bad) nodes."""
+    region = combo.down if down_only else combo.bad
+    seen = {start}
+    stack = [start]
+    while stack:
+        for entry in nodes[stack.pop()].entries:
+            if down_only:
+                if entry.kind == "soft" or not _entry_down(entry, combo.down, combo.parts):
+                    continue
+                members = _entry_members_in_play(entry, combo.parts)
+            else:
+                members = _entry_members_in_play(entry, combo.parts)
+            for m in members:
+                if m in region and m not in seen:
+                    seen.add(m)
+                    stack.append(m)
+    return seen

@@ -1,0 +1,609 @@
+"""Incident correlation (DESIGN §6): grouping, sticky identity, merge, reopen, resolve, events.
+
+`IncidentTracker` is the impact stage's state. It receives component health records, the clock,
+acknowledgements and topology versions, and returns exactly one `IncidentEvent` per change of an
+incident's snapshot, plus the changed `ServiceImpact`s and the `ImpactSummary`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+from correlator.core.alerts import Alert
+from correlator.core.health import ComponentHealth
+from correlator.core.impact import EMPTY, Evaluation, Evaluator, ProblemState, round_half_up
+from correlator.core.snapshot import (
+    ComponentEntry,
+    EventType,
+    ImpactSummary,
+    IncidentEvent,
+    IncidentSnapshot,
+    IncidentStatus,
+    SegmentImpact,
+    ServiceEntry,
+    ServiceImpact,
+    Severity,
+    worse,
+)
+from correlator.core.timefmt import MINUTE, Millis
+from correlator.core.topology import Topology
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSettings:
+    """Tunables of correlation (DESIGN §6 defaults)."""
+
+    resolve_after: Millis = 0
+    reopen_window: Millis = 10 * MINUTE
+    sev1_fraction: Fraction = Fraction(1, 10)
+    combination_bound: int = 4096
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class _Incident:
+    id: str
+    opened_at: Millis
+    status: IncidentStatus = "open"
+    members: set[str] = field(default_factory=set)
+    seq: int = 0
+    updated_at: Millis = 0
+    resolved_at: Millis | None = None
+    merged_into: str | None = None
+    pending_since: Millis | None = None
+    last_down_reach: frozenset[str] = frozenset()
+    services: frozenset[str] = frozenset()
+    snapshot: IncidentSnapshot | None = None
+    severity: Severity = "SEV4"
+    peak_customers: int = 0
+    peak_severity: Severity = "SEV4"
+    ack_by: str | None = None
+    ack_at: Millis | None = None
+    last_components: tuple[ComponentEntry, ...] = ()
+    last_root_causes: tuple[str, ...] = ()
+    title: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(slots=True)
+class StepResult:
+    """Everything one step of the impact stage publishes."""
+
+    events: list[IncidentEvent] = field(default_factory=list)
+    services: list[ServiceImpact] = field(default_factory=list)
+    summary: ImpactSummary | None = None
+    health: list[ComponentHealth] = field(default_factory=list)
+    unmapped: list[UnmappedAlert] = field(default_factory=list)
+
+    def extend(self, other: StepResult) -> None:
+        """Append `other`'s outputs (a later step) to this one."""
+        self.events.extend(other.events)
+        self.services.extend(other.services)
+        self.summary = other.summary or self.summary
+        self.health.extend(other.health)
+        self.unmapped.extend(other.unmapped)
+
+
+@dataclass(frozen=True, slots=True)
+class UnmappedAlert:
+    """An alert about no known component: a topology gap, never dropped silently."""
+
+    alert: Alert
+    tried: tuple[tuple[str, str], ...]
+
+
+class IncidentTracker:
+    """The impact stage: topology + all component health → incidents and figures."""
+
+    def __init__(self, topology: Topology, settings: IncidentSettings | None = None) -> None:
+        self.settings = settings or IncidentSettings()
+        self.health: dict[str, ComponentHealth] = {}
+        self.incidents: dict[str, _Incident] = {}
+        self.member_of: dict[str, str] = {}
+        self.last_incident_of: dict[str, str] = {}
+        self.unattached: tuple[str, ...] = ()
+        self.opened_total = 0
+        self.stale_sources: tuple[str, ...] = ()
+        self._service_records: dict[str, ServiceImpact] = {}
+        self._summary: ImpactSummary | None = None
+        self._eval_cache: dict[frozenset[tuple[str, ProblemState]], Evaluation] = {}
+        self._set_topology(topology)
+        self.global_eval: Evaluation = EMPTY
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def set_topology(self, topology: Topology, now: Millis) -> StepResult:
+        """Switch to a new topology version and re-evaluate everything."""
+        self._set_topology(topology)
+        return self.step(now)
+
+    def apply_health(self, records: Iterable[ComponentHealth], now: Millis) -> StepResult:
+        """Fold health records (newest wins per component) and re-evaluate."""
+        for record in records:
+            if record.state == "healthy" and record.alert_count == 0:
+                self.health.pop(record.id, None)
+            else:
+                self.health[record.id] = record
+        return self.step(now)
+
+    def acknowledge(self, incident_id: str, by: str, at: Millis) -> StepResult:
+        """Record an acknowledgement; unknown, merged-away or repeated ones change nothing."""
+        result = StepResult()
+        inc = self.incidents.get(incident_id)
+        while inc is not None and inc.status == "merged" and inc.merged_into:
+            inc = self.incidents.get(inc.merged_into)
+        if inc is None or inc.ack_by is not None or inc.snapshot is None:
+            return result
+        inc.ack_by, inc.ack_at = by, at
+        self._publish(inc, at, "incident.acknowledged", result)
+        return result
+
+    def set_stale_sources(self, sources: tuple[str, ...], now: Millis) -> StepResult:
+        self.stale_sources = sources
+        result = StepResult()
+        self._publish_summary(now, result)
+        return result
+
+    # -- the step ----------------------------------------------------------------------------
+
+    def step(self, now: Millis) -> StepResult:
+        """Re-evaluate with the current health at event time `now`."""
+        topo = self.topology
+        problems: dict[str, ProblemState] = {
+            c: h.state for c, h in self.health.items() if h.state != "healthy" and c in topo.nodes
+        }
+        g = self.evaluator.evaluate(problems, reach=True)
+        self.global_eval = g
+        special: dict[str, EventType] = {}
+        merged_now: list[_Incident] = []
+        active = self._active()
+
+        for inc in active:
+            for member in sorted(inc.members):
+                if member not in problems:
+                    inc.members.discard(member)
+                    self.member_of.pop(member, None)
+                    self.last_incident_of[member] = inc.id
+            if not inc.members and inc.pending_since is None:
+                inc.pending_since = now
+
+        def current_reach(inc: _Incident) -> frozenset[str]:
+            reach: frozenset[str] = frozenset()
+            for m in inc.members:
+                reach |= g.down_reach.get(m, frozenset())
+            if reach:
+                inc.last_down_reach = reach
+            return reach
+
+        # Existing incidents whose current down-reaches overlap merge into the oldest.
+        existing = self._active()
+        for i, inc in enumerate(existing):
+            reach = current_reach(inc) if inc.active else frozenset()
+            if not reach:
+                continue
+            for other in existing[i + 1 :]:
+                if other.active and current_reach(other) & reach:
+                    self._merge(other, inc, now, merged_now)
+                    reach = current_reach(inc)
+
+        # New problems join, reopen or open incidents.
+        order = topo.order
+        new = sorted((p for p in problems if p not in self.member_of), key=order.__getitem__)
+        degraded_only: list[str] = []
+        unattached: list[str] = []
+        for p in new:
+            down_reach = g.down_reach.get(p, frozenset())
+            if down_reach:
+                candidates = [
+                    inc
+                    for inc in self._active()
+                    if (current_reach(inc) or inc.last_down_reach) & down_reach
+                ]
+                if candidates:
+                    target = candidates[0]
+                    self._add(target, p)
+                    for other in candidates[1:]:
+                        self._merge(other, target, now, merged_now)
+                else:
+                    self._reopen_or_open([p], now, special)
+                continue
+            degraded_reach = g.degraded_reach.get(p, frozenset())
+            if not degraded_reach:
+                unattached.append(p)
+                continue
+            joined = next(
+                (
+                    inc
+                    for inc in self._active()
+                    if (inc.services | current_reach(inc) | inc.last_down_reach) & degraded_reach
+                ),
+                None,
+            )
+            if joined is not None:
+                self._add(joined, p)
+            else:
+                degraded_only.append(p)
+        for group in _overlapping_groups(degraded_only, g.degraded_reach):
+            self._reopen_or_open(group, now, special)
+        self.unattached = tuple(unattached)
+
+        result = StepResult()
+        for inc in merged_now:
+            self._publish(inc, now, "incident.merged", result)
+        for inc in self._active():
+            if inc.members:
+                inc.pending_since = None
+            elif inc.pending_since is not None:
+                deadline = inc.pending_since + self.settings.resolve_after
+                if now >= deadline:
+                    inc.status = "resolved"
+                    inc.resolved_at = deadline
+                    self._publish(inc, now, "incident.resolved", result)
+                    continue
+            self._publish(inc, now, special.get(inc.id), result)
+        self._publish_services(now, result)
+        self._publish_summary(now, result)
+        return result
+
+    def next_deadline(self) -> Millis | None:
+        """When a pending incident will resolve, if any (for idle clock ticks and replay)."""
+        deadlines = [
+            inc.pending_since + self.settings.resolve_after
+            for inc in self._active()
+            if inc.pending_since is not None and not inc.members
+        ]
+        return min(deadlines) if deadlines else None
+
+    # -- membership --------------------------------------------------------------------------
+
+    def _active(self) -> list[_Incident]:
+        return sorted(
+            (i for i in self.incidents.values() if i.active), key=lambda i: (i.opened_at, i.id)
+        )
+
+    def _add(self, inc: _Incident, problem: str) -> None:
+        inc.members.add(problem)
+        self.member_of[problem] = inc.id
+        self.last_incident_of[problem] = inc.id
+        inc.pending_since = None
+
+    def _merge(
+        self, absorbed: _Incident, into: _Incident, now: Millis, merged_now: list[_Incident]
+    ) -> None:
+        for member in absorbed.members:
+            self._add(into, member)
+        absorbed.members.clear()
+        absorbed.status = "merged"
+        absorbed.merged_into = into.id
+        absorbed.pending_since = None
+        into.last_down_reach |= absorbed.last_down_reach
+        if into.ack_by is None and absorbed.ack_by is not None:
+            into.ack_by, into.ack_at = absorbed.ack_by, absorbed.ack_at
+        merged_now.append(absorbed)
+
+    def _final(self, incident_id: str | None) -> _Incident | None:
+        inc = self.incidents.get(incident_id) if incident_id else None
+        while inc is not None and inc.status == "merged" and inc.merged_into:
+            inc = self.incidents.get(inc.merged_into)
+        return inc
+
+    def _reopen_or_open(
+        self, problems: list[str], now: Millis, special: dict[str, EventType]
+    ) -> None:
+        window = self.settings.reopen_window
+        best: _Incident | None = None
+        for p in problems:
+            inc = self._final(self.last_incident_of.get(p))
+            if (
+                inc is not None
+                and inc.status == "resolved"
+                and inc.resolved_at is not None
+                and now - inc.resolved_at <= window
+                and (best is None or (inc.resolved_at, inc.id) > (best.resolved_at or 0, best.id))
+            ):
+                best = inc
+        if best is not None:
+            best.status = "open"
+            best.resolved_at = None
+            special[best.id] = "incident.reopened"
+            target = best
+        else:
+            target = _Incident(id=self._new_id(problems[0], now), opened_at=now)
+            self.incidents[target.id] = target
+            self.opened_total += 1
+            special[target.id] = "incident.opened"
+        for p in problems:
+            self._add(target, p)
+
+    def _new_id(self, first_problem: str, opened_at: Millis) -> str:
+        counter = 0
+        while True:
+            text = f"{self.topology.name}|{first_problem}|{opened_at}|{counter}"
+            incident_id = "inc-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+            if incident_id not in self.incidents:
+                return incident_id
+            counter += 1
+
+    # -- figures and snapshots ---------------------------------------------------------------
+
+    def _evaluate_members(self, members: Iterable[str]) -> Evaluation:
+        problems: dict[str, ProblemState] = {}
+        for m in members:
+            h = self.health.get(m)
+            if h is not None and h.state != "healthy":
+                problems[m] = h.state
+        key = frozenset(problems.items())
+        cached = self._eval_cache.get(key)
+        if cached is None:
+            if len(self._eval_cache) > 4096:
+                self._eval_cache.clear()
+            cached = self.evaluator.evaluate(problems, root_causes=True)
+            self._eval_cache[key] = cached
+        return cached
+
+    def _severity(self, ev: Evaluation) -> Severity:
+        topo = self.topology
+        if any(f.impact == 1 and topo.nodes[sid].tier == 1 for sid, f in ev.services.items()):
+            return "SEV1"
+        critical = sum((s.customers * s.critical_weight for s in ev.segments.values()), Fraction())
+        total = topo.customers_total
+        if critical > 0 and total > 0 and critical >= self.settings.sev1_fraction * total:
+            return "SEV1"
+        if critical > 0:
+            return "SEV2"
+        if any(s.customers * s.affected_weight > 0 for s in ev.segments.values()):
+            return "SEV3"
+        return "SEV4"
+
+    def _ordered_roots(self, ev: Evaluation) -> tuple[str, ...]:
+        """Root causes by the customers each accounts for on its own, largest first."""
+        order = self.topology.order
+
+        def weight(root: str) -> tuple[int, int, int]:
+            alone = self._evaluate_members([root])
+            return (-alone.customers_affected, -alone.customers_degraded, order[root])
+
+        return tuple(sorted(ev.root_causes, key=weight))
+
+    def _build(self, inc: _Incident, now: Millis) -> IncidentSnapshot:
+        topo = self.topology
+        if inc.members:
+            ev = self._evaluate_members(inc.members)
+            roots = self._ordered_roots(ev)
+            components = tuple(
+                self._component_entry(m, m in ev.root_causes)
+                for m in sorted(inc.members, key=topo.order.__getitem__)
+            )
+            inc.last_components, inc.last_root_causes = components, roots
+            inc.severity = self._severity(ev)
+        else:
+            ev = EMPTY
+            roots = inc.last_root_causes
+            components = tuple(
+                ComponentEntry(
+                    c.id, c.name, c.kind, "healthy", c.root_cause, c.owner, c.runbook, 0, ()
+                )
+                for c in inc.last_components
+            )
+        services = sorted(
+            ev.services.values(),
+            key=lambda f: (-f.impact, -f.degraded, topo.nodes[f.id].tier, topo.order[f.id]),
+        )
+        inc.services = frozenset(f.id for f in services)
+        service_entries = tuple(
+            ServiceEntry(
+                f.id,
+                topo.nodes[f.id].name,
+                topo.nodes[f.id].tier,
+                f.impact,
+                f.state,
+                topo.nodes[f.id].owner,
+            )
+            for f in services
+        )
+        segments = _segment_impacts(topo, ev)
+        customers = ev.customers_affected
+        if inc.members:
+            inc.peak_customers = max(inc.peak_customers, customers)
+            inc.peak_severity = (
+                worse(inc.peak_severity, inc.severity) if inc.snapshot else inc.severity
+            )
+            inc.title = _title(
+                topo, service_entries, customers, ev.customers_degraded, roots, components
+            )
+        return IncidentSnapshot(
+            id=inc.id,
+            seq=inc.seq,
+            status=inc.status,
+            merged_into=inc.merged_into,
+            severity=inc.severity,
+            title=inc.title,
+            opened_at=inc.opened_at,
+            updated_at=inc.updated_at,
+            resolved_at=inc.resolved_at,
+            as_of=now,
+            customers_affected=customers,
+            customers_degraded=ev.customers_degraded,
+            peak_customers_affected=inc.peak_customers,
+            peak_severity=inc.peak_severity,
+            segments=segments,
+            business_services=service_entries,
+            root_causes=roots,
+            components=components,
+            alert_count=sum(c.alert_count for c in components),
+            estimated=ev.estimated,
+            acknowledged_by=inc.ack_by,
+            acknowledged_at=inc.ack_at,
+            topology_name=topo.name,
+            topology_version=topo.version,
+        )
+
+    def _component_entry(self, component: str, root: bool) -> ComponentEntry:
+        node = self.topology.nodes[component]
+        h = self.health[component]
+        return ComponentEntry(
+            id=component,
+            name=node.name,
+            kind=node.kind,
+            state=h.state,
+            root_cause=root,
+            owner=node.owner,
+            runbook=node.runbook,
+            alert_count=h.alert_count,
+            alerts=h.alerts,
+        )
+
+    def _publish(
+        self, inc: _Incident, now: Millis, kind: EventType | None, result: StepResult
+    ) -> None:
+        snapshot = self._build(inc, now)
+        if kind is None:
+            if inc.snapshot is not None and inc.snapshot.material() == snapshot.material():
+                return
+            kind = "incident.updated"
+        inc.seq += 1
+        inc.updated_at = now
+        snapshot = replace(snapshot, seq=inc.seq, updated_at=now)
+        inc.snapshot = snapshot
+        result.events.append(IncidentEvent(kind, inc.seq, now, snapshot))
+
+    def _publish_services(self, now: Millis, result: StepResult) -> None:
+        topo = self.topology
+        g = self.global_eval
+        incidents_of: dict[str, list[str]] = {}
+        for inc in self._active():
+            for sid in sorted(inc.services):
+                incidents_of.setdefault(sid, []).append(inc.id)
+        users: dict[str, list[int]] = {}
+        for segment in topo.segments:
+            for sid in segment.uses:
+                users.setdefault(sid, []).append(segment.customers)
+        for node in topo.business_services:
+            figure = g.services.get(node.id)
+            impact = figure.impact if figure else Fraction()
+            degraded = figure.degraded if figure else Fraction()
+            record = ServiceImpact(
+                id=node.id,
+                name=node.name,
+                tier=node.tier,
+                state=figure.state if figure else "ok",
+                impact=impact,
+                customers_affected=sum(round_half_up(c * impact) for c in users.get(node.id, [])),
+                customers_degraded=sum(round_half_up(c * degraded) for c in users.get(node.id, [])),
+                incidents=tuple(incidents_of.get(node.id, ())),
+                as_of=now,
+            )
+            previous = self._service_records.get(node.id)
+            if previous is not None and previous.material() == record.material():
+                continue
+            self._service_records[node.id] = record
+            result.services.append(record)
+
+    def _publish_summary(self, now: Millis, result: StepResult) -> None:
+        g = self.global_eval
+        summary = ImpactSummary(
+            as_of=now,
+            customers_total=self.topology.customers_total,
+            customers_affected=g.customers_affected,
+            customers_degraded=g.customers_degraded,
+            estimated=g.estimated,
+            segments=_segment_impacts(self.topology, g),
+            unattached_problems=self.unattached,
+            stale_sources=self.stale_sources,
+            open_incidents=len(self._active()),
+        )
+        if self._summary is not None and self._summary.material() == summary.material():
+            return
+        self._summary = summary
+        result.summary = summary
+
+    @property
+    def summary(self) -> ImpactSummary | None:
+        return self._summary
+
+    def service_records(self) -> Mapping[str, ServiceImpact]:
+        return self._service_records
+
+    def open_snapshots(self) -> list[IncidentSnapshot]:
+        return [i.snapshot for i in self._active() if i.snapshot is not None]
+
+    def _set_topology(self, topology: Topology) -> None:
+        self.topology = topology
+        self.evaluator = Evaluator(
+            topology, bound=self.settings.combination_bound, seed=self.settings.seed
+        )
+        self._eval_cache = {}
+
+
+def _segment_impacts(topology: Topology, ev: Evaluation) -> tuple[SegmentImpact, ...]:
+    out = []
+    for segment in topology.segments:
+        figure = ev.segments.get(segment.id)
+        if figure is None or (figure.affected == 0 and figure.degraded == 0):
+            continue
+        out.append(
+            SegmentImpact(
+                segment.id, segment.name, segment.customers, figure.affected, figure.degraded
+            )
+        )
+    out.sort(key=lambda s: (-s.affected, -s.degraded, s.id))
+    return tuple(out)
+
+
+def _overlapping_groups(
+    problems: list[str], reach: Mapping[str, frozenset[str]]
+) -> list[list[str]]:
+    """Partition problems into groups whose reaches overlap (transitively), in input order."""
+    groups: list[tuple[list[str], set[str]]] = []
+    for p in problems:
+        r = set(reach.get(p, frozenset()))
+        hits = [g for g in groups if g[1] & r]
+        if not hits:
+            groups.append(([p], r))
+            continue
+        first = hits[0]
+        first[0].append(p)
+        first[1].update(r)
+        for other in hits[1:]:
+            first[0].extend(other[0])
+            first[1].update(other[1])
+            groups.remove(other)
+    return [g[0] for g in groups]
+
+
+_STATE_PHRASE = {"down": "down", "partial": "partly down", "degraded": "degraded", "ok": "ok"}
+
+
+def _title(
+    topology: Topology,
+    services: tuple[ServiceEntry, ...],
+    affected: int,
+    degraded: int,
+    roots: tuple[str, ...],
+    components: tuple[ComponentEntry, ...],
+) -> str:
+    if services:
+        head = services[0]
+        what = head.name
+        if len(services) > 1:
+            what += f" and {len(services) - 1} more service{'s' if len(services) > 2 else ''}"
+        what += f" {_STATE_PHRASE[head.state]}"
+    else:
+        what = ", ".join(c.id for c in components[:3]) + " in trouble"
+    if affected:
+        figures = f"{affected:,} customers affected"
+    elif degraded:
+        figures = f"{degraded:,} customers degraded"
+    else:
+        figures = "no customers affected yet"
+    if roots:
+        label = "root cause" if len(roots) == 1 else "root causes"
+        shown = ", ".join(roots[:3]) + (f" +{len(roots) - 3} more" if len(roots) > 3 else "")
+        return f"{what} — {figures} ({label}: {shown})"
+    return f"{what} — {figures}"
