@@ -1,0 +1,89 @@
+"""Flags shared by the commands that run the engine (replay, worker, war room replay)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from fractions import Fraction
+
+from correlator.core.engine import EngineSettings
+from correlator.core.incidents import IncidentSettings
+from correlator.core.timefmt import Millis
+from correlator.errors import UsageError
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}
+
+
+def parse_duration(text: str) -> Millis:
+    """`250ms`, `30s`, `10m`, `1h`; a bare number is seconds."""
+    m = _DURATION.match(text.strip())
+    if m is None:
+        raise UsageError(f"not a duration: {text!r} (use e.g. 30s, 10m, 1h)")
+    return int(float(m.group(1)) * _UNIT_MS[m.group(2)])
+
+
+def _duration_arg(text: str) -> Millis:
+    try:
+        return parse_duration(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _fraction_arg(text: str) -> Fraction:
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("correlation")
+    group.add_argument(
+        "--resolve-after",
+        type=_duration_arg,
+        default=0,
+        help="resolve an incident this long after its last problem (default 0s)",
+    )
+    group.add_argument(
+        "--reopen-window",
+        type=_duration_arg,
+        default=600_000,
+        help="reopen a resolved incident within this window (default 10m)",
+    )
+    group.add_argument(
+        "--sev1-fraction",
+        type=_fraction_arg,
+        default=Fraction(1, 10),
+        help="SEV1 when tier-1/2 customers affected reach this share (default 0.1)",
+    )
+    group.add_argument(
+        "--combination-bound",
+        type=_positive_int,
+        default=4096,
+        help="sample past this many combinations per segment (default 4096)",
+    )
+
+
+def engine_settings(args: argparse.Namespace) -> EngineSettings:
+    return EngineSettings(
+        incidents=IncidentSettings(
+            resolve_after=args.resolve_after,
+            reopen_window=args.reopen_window,
+            sev1_fraction=args.sev1_fraction,
+            combination_bound=args.combination_bound,
+        )
+    )
