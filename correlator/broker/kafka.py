@@ -60,10 +60,11 @@ _POM = """\
 </project>
 """
 
-# Broker logs go to a file in the data dir; the noisiest loggers are turned down.
+# Broker logs go to a file in the data dir; the noisiest loggers are turned down. log4j's own
+# shutdown hook is off: it would stop logging before Kafka's hook has logged its clean shutdown.
 _LOG4J2_XML = """\
 <?xml version="1.0" encoding="UTF-8"?>
-<Configuration status="WARN">
+<Configuration status="WARN" shutdownHook="disable">
   <Appenders>
     <File name="file" fileName="{log_file}" append="true">
       <PatternLayout pattern="[%d] %p %m (%c)%n"/>
