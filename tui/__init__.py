@@ -1,0 +1,1 @@
+"""The war room: a Textual terminal UI that shows incidents by customers affected, live."""

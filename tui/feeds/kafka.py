@@ -1,0 +1,201 @@
+"""`KafkaFeed`: the live war room, straight from the pipeline's output topics (aiokafka).
+
+The compacted topics (`incidents`, `service.impact`, `impact.summary`) are read from the beginning,
+so the war room starts with the full current picture, and then followed; `incident.events` and
+`alerts.unmapped` are followed from their end. No consumer group: every war room reads everything
+and commits nothing. When the broker goes away the feed reports `connected = False` and reconnects
+with exponential backoff; re-reading the compacted topics is harmless because the state drops
+snapshots whose `seq` it has already seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from correlator.errors import BrokerError
+from correlator.records import (
+    TOPIC_ALERTS_UNMAPPED,
+    TOPIC_IMPACT_SUMMARY,
+    TOPIC_INCIDENT_ACTIONS,
+    TOPIC_INCIDENT_EVENTS,
+    TOPIC_INCIDENTS,
+    TOPIC_SERVICE_IMPACT,
+    Record,
+)
+from tui.feeds.base import ack_value, utc_now_rfc3339
+
+log = logging.getLogger(__name__)
+
+COMPACTED: Final = (TOPIC_INCIDENTS, TOPIC_SERVICE_IMPACT, TOPIC_IMPACT_SUMMARY)
+"""Read from the beginning: together they are the current state."""
+FOLLOWED: Final = (TOPIC_INCIDENT_EVENTS, TOPIC_ALERTS_UNMAPPED)
+"""Read from the end: history is not the war room's business."""
+HEALTH_CHECK_S: Final = 5.0
+"""How often an idle link is probed (a metadata request) so a dead broker shows quickly."""
+
+
+class KafkaFeed:
+    """Live records from Kafka; `prefix` is prepended verbatim to each logical topic name."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str = "",
+        *,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        request_timeout_s: float = 10.0,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.prefix = prefix
+        self.description = f"kafka {bootstrap}"
+        self.last_error: str | None = None
+        self._connected = False
+        self._closed = False
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._timeout = request_timeout_s
+        self._producer: AIOKafkaProducer | None = None
+        self._producer_lock = asyncio.Lock()
+        self._logical = {self.topic(t): t for t in (*COMPACTED, *FOLLOWED)}
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def topic(self, logical: str) -> str:
+        return f"{self.prefix}{logical}"
+
+    async def __aiter__(self) -> AsyncIterator[Record]:
+        backoff = self._backoff_initial
+        while not self._closed:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                request_timeout_ms=int(self._timeout * 1000),
+            )
+            try:
+                await asyncio.wait_for(consumer.start(), self._timeout)
+                assigned = await self._assign(consumer)
+                self._connected = True
+                self.last_error = None
+                backoff = self._backoff_initial
+                async for record in self._poll(consumer, assigned):
+                    yield record
+            except (KafkaError, OSError, TimeoutError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("war room feed lost the broker %s: %s", self.bootstrap, exc)
+            finally:
+                self._connected = False
+                with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                    await asyncio.wait_for(consumer.stop(), self._timeout)
+            if not self._closed:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._backoff_max)
+
+    async def _assign(self, consumer: AIOKafkaConsumer) -> set[str]:
+        """Assign every partition of the topics that exist; follow-only ones start at the end."""
+        existing: set[str] = await asyncio.wait_for(consumer.topics(), self._timeout)
+        wanted = [t for t in self._logical if t in existing]
+        partitions: list[TopicPartition] = []
+        for name in wanted:
+            for p in sorted(consumer.partitions_for_topic(name) or ()):
+                partitions.append(TopicPartition(name, p))
+        consumer.assign(partitions)
+        follow = [tp for tp in partitions if self._logical[tp.topic] in FOLLOWED]
+        if follow:
+            await consumer.seek_to_end(*follow)
+        return set(wanted)
+
+    async def _poll(self, consumer: AIOKafkaConsumer, assigned: set[str]) -> AsyncIterator[Record]:
+        next_check = time.monotonic() + HEALTH_CHECK_S
+        while not self._closed:
+            if not assigned:  # nothing to read yet: wait for the pipeline to create its topics
+                await asyncio.sleep(HEALTH_CHECK_S)
+                return
+            batches: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=250, max_records=500)
+            for messages in batches.values():
+                for message in messages:
+                    record = self._decode(message)
+                    if record is not None:
+                        yield record
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + HEALTH_CHECK_S
+                # A metadata request raises KafkaError when no broker answers; it also tells us
+                # when a topic we wanted has been created since we started.
+                existing: set[str] = await asyncio.wait_for(consumer.topics(), self._timeout)
+                if any(t in existing and t not in assigned for t in self._logical):
+                    return  # reassign from the top, including the new topic
+
+    def _decode(self, message: Any) -> Record | None:
+        logical = self._logical.get(message.topic)
+        if logical is None:
+            return None
+        key = message.key.decode("utf-8", "replace") if message.key is not None else ""
+        if message.value is None:
+            return Record(logical, key, None)
+        try:
+            value = orjson.loads(message.value)
+        except orjson.JSONDecodeError:
+            log.warning("undecodable record on %s at offset %s", message.topic, message.offset)
+            return None
+        if not isinstance(value, dict):
+            return None
+        return Record(logical, key, value)
+
+    async def acknowledge(self, incident_id: str, by: str) -> None:
+        value = ack_value(incident_id, by, utc_now_rfc3339())
+        try:
+            producer = await self._get_producer()
+            await asyncio.wait_for(
+                producer.send_and_wait(
+                    self.topic(TOPIC_INCIDENT_ACTIONS),
+                    key=incident_id.encode(),
+                    value=orjson.dumps(value),
+                ),
+                self._timeout,
+            )
+        except (KafkaError, OSError, TimeoutError) as exc:
+            await self._drop_producer()
+            raise BrokerError(
+                f"acknowledgement of {incident_id} not sent: broker {self.bootstrap} "
+                f"unreachable ({type(exc).__name__})"
+            ) from None
+
+    async def _get_producer(self) -> AIOKafkaProducer:
+        async with self._producer_lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap,
+                    acks="all",
+                    request_timeout_ms=int(self._timeout * 1000),
+                )
+                try:
+                    await asyncio.wait_for(producer.start(), self._timeout)
+                except BaseException:
+                    with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                        await asyncio.wait_for(producer.stop(), self._timeout)
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                await asyncio.wait_for(producer.stop(), self._timeout)
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._drop_producer()
