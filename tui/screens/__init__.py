@@ -1,0 +1,1 @@
+"""War-room screens: incidents (main), business-services board, unmapped alerts, help."""

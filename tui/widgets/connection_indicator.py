@@ -1,0 +1,41 @@
+"""`ConnectionIndicator`: is the feed live, disconnected, or finished?"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+LinkState = Literal["live", "connecting", "disconnected", "ended"]
+
+
+class ConnectionIndicator(Static):
+    """A dot and a word for the feed's link, with the feed's name."""
+
+    DEFAULT_CSS = """
+    ConnectionIndicator {
+        width: auto;
+        height: 1;
+        padding: 0 1;
+    }
+    """
+
+    link: reactive[LinkState] = reactive("connecting")
+    """The feed's link state, set by the app."""
+    feed_name: reactive[str] = reactive("")
+    """The feed's description (`kafka host:9092`, `replay ×10`)."""
+
+    def render(self) -> Text:
+        style = {
+            "live": "bold green",
+            "connecting": "yellow",
+            "disconnected": "bold red",
+            "ended": "dim",
+        }[self.link]
+        text = Text("● ", style=style)
+        text.append(self.link, style=style)
+        if self.feed_name:
+            text.append(f"  {self.feed_name}", style="dim")
+        return text
