@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "correlator.commands.topology",
     "correlator.commands.replay",
     "correlator.commands.broker",
+    "correlator.commands.generate",
+    "correlator.commands.warroom",
 )
 
 

@@ -134,7 +134,7 @@ class WarRoomApp(App[None]):
     def repaint(self, force: bool = False) -> None:
         """Show the state on the current screen if it changed (or time moved on enough)."""
         screen = self.screen
-        if not isinstance(screen, WarRoomScreen):
+        if not isinstance(screen, WarRoomScreen) or not screen.is_mounted:
             return
         now = time.monotonic()
         link = self.link

@@ -72,20 +72,27 @@ class ImpactHeader(Horizontal):
     """The feed's description."""
 
     def watch_customers_affected(self, value: int | None) -> None:
+        if not self.is_mounted:
+            return
         digits = self.query_one("#customers", Digits)
         digits.update("-" if value is None else f"{value:,}".replace(",", " "))
         digits.set_class(not value, "-none")
 
     def watch_history(self, history: list[float]) -> None:
-        self.query_one(Sparkline).data = history
+        if self.is_mounted:
+            self.query_one(Sparkline).data = history
 
     def watch_link(self, link: LinkState) -> None:
-        self.query_one(ConnectionIndicator).link = link
+        if self.is_mounted:
+            self.query_one(ConnectionIndicator).link = link
 
     def watch_feed_name(self, name: str) -> None:
-        self.query_one(ConnectionIndicator).feed_name = name
+        if self.is_mounted:
+            self.query_one(ConnectionIndicator).feed_name = name
 
     def _watch_figures(self) -> None:
+        if not self.is_mounted:
+            return
         self.query_one("#headline", Static).update(self._headline())
         self.query_one("#severities", Static).update(self._severities())
 
@@ -105,6 +112,10 @@ class ImpactHeader(Horizontal):
         yield ConnectionIndicator()
 
     def on_mount(self) -> None:
+        self.watch_customers_affected(self.customers_affected)
+        self.watch_history(self.history)
+        self.watch_link(self.link)
+        self.watch_feed_name(self.feed_name)
         self._watch_figures()
 
     def _headline(self) -> Text:

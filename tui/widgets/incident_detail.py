@@ -38,6 +38,9 @@ class IncidentDetail(VerticalScroll, can_focus=True):
         height: auto;
         margin-bottom: 1;
     }
+    IncidentDetail.-empty > .section-title, IncidentDetail.-empty > ImpactTree {
+        display: none;
+    }
     IncidentDetail > .section-title {
         margin-bottom: 0;
         text-style: bold;
@@ -80,11 +83,9 @@ class IncidentDetail(VerticalScroll, can_focus=True):
         self.border_title = str(incident.get("id")) if incident else "incident"
         self._render_head()
         has = incident is not None
-        for child in self.query(".section-title"):
-            child.display = has
+        self.set_class(not has, "-empty")
         self.query_one("#detail-impact", Static).update(impact_section(incident) if has else "")
         self.query_one(ImpactTree).incident = incident
-        self.query_one("#detail-tree").display = has
         self.query_one("#detail-timeline", Static).update(
             timeline_section(incident) if incident else Text()
         )

@@ -1,0 +1,143 @@
+"""`correlator warroom`: the Textual war room on a live broker or a replayed alert file."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from correlator.commands.options import add_engine_options, engine_settings
+from correlator.errors import CorrelatorError, UsageError
+from correlator.records import Record
+
+if TYPE_CHECKING:
+    from tui.feeds.base import IncidentFeed
+
+DEFAULT_BROKER = "localhost:9092"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "warroom",
+        help="the live war room: incidents by customers affected",
+        description="The Textual war room. Live from Kafka by default; --replay plays an alert "
+        "file through the engine instead; --db reads incident history (not yet available).",
+    )
+    source = parser.add_argument_group("source (one of)")
+    source.add_argument(
+        "--broker",
+        default=None,
+        help=f"Kafka bootstrap servers (env CORRELATOR_BROKER, default {DEFAULT_BROKER})",
+    )
+    source.add_argument(
+        "--replay", metavar="FILE", help="replay this alert file (needs --topology)"
+    )
+    source.add_argument("--db", metavar="URL", help="incident history database (not yet available)")
+    parser.add_argument(
+        "--prefix",
+        default=None,
+        help="topic name prefix, prepended verbatim (env CORRELATOR_TOPIC_PREFIX, default none)",
+    )
+    parser.add_argument(
+        "--as",
+        dest="user",
+        metavar="NAME",
+        default=None,
+        help="your name on acknowledgements (env CORRELATOR_USER, else USER)",
+    )
+    replay = parser.add_argument_group("replay")
+    replay.add_argument("--topology", metavar="T", help="topology file for --replay")
+    replay.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="N",
+        help="replay at N × event time (0 = as fast as possible; default 1)",
+    )
+    add_engine_options(parser)
+    parser.set_defaults(func=_run)
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
+    return value
+
+
+def responder_name(flag: str | None) -> str:
+    """`--as`, else CORRELATOR_USER, else USER, else the login name."""
+    for candidate in (flag, os.environ.get("CORRELATOR_USER"), os.environ.get("USER")):
+        if candidate and candidate.strip():
+            return candidate.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def build_feed(args: argparse.Namespace) -> IncidentFeed:
+    """The feed the flags ask for; raises `CorrelatorError` for a bad combination."""
+    chosen = [name for name in ("replay", "db") if getattr(args, name)]
+    if args.broker and chosen:
+        raise UsageError(f"--broker and --{chosen[0]} exclude each other")
+    if len(chosen) > 1:
+        raise UsageError("--replay and --db exclude each other")
+    if args.replay:
+        from tui.feeds.replay import ReplayFeed
+
+        if not args.topology:
+            raise UsageError("--replay needs --topology")
+        return ReplayFeed(_replay_pairs(args), speed=args.speed)
+    if args.topology:
+        raise UsageError("--topology is only used with --replay")
+    if args.db:
+        from tui.feeds.db import DbFeed
+
+        return DbFeed(args.db)
+    from tui.feeds.kafka import KafkaFeed
+
+    broker = args.broker or os.environ.get("CORRELATOR_BROKER") or DEFAULT_BROKER
+    prefix = args.prefix if args.prefix is not None else os.environ.get("CORRELATOR_TOPIC_PREFIX")
+    return KafkaFeed(broker, prefix or "")
+
+
+def _replay_pairs(args: argparse.Namespace) -> Iterable[tuple[int, Record]]:
+    from correlator.topology_files import load_topology
+
+    try:
+        replay = importlib.import_module("correlator.replay")
+        replay_records = replay.replay_records
+    except (ImportError, AttributeError):
+        raise CorrelatorError(
+            "warroom --replay: the replay engine (correlator.replay.replay_records) is not "
+            "available in this build"
+        ) from None
+    if not os.path.exists(args.replay):
+        raise UsageError(f"{args.replay}: no such file")
+    topology = load_topology(args.topology)
+    pairs: Iterable[tuple[int, Record]] = replay_records(
+        topology, [args.replay], engine_settings(args)
+    )
+    return pairs
+
+
+def _run(args: argparse.Namespace) -> int:
+    feed = build_feed(args)
+    from tui.app import WarRoomApp, wall_clock
+
+    user = responder_name(args.user)
+    # A replay's "now" is the newest event time it has shown, so ages read as they did then.
+    app = (
+        WarRoomApp(feed, user=user, clock="event")
+        if args.replay
+        else WarRoomApp(feed, user=user, clock=wall_clock)
+    )
+    app.run()
+    return 0
