@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "correlator.commands.replay",
     "correlator.commands.broker",
     "correlator.commands.generate",
+    "correlator.commands.generate",
     "correlator.commands.warroom",
 )
 
