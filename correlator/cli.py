@@ -16,7 +16,6 @@ COMMAND_MODULES = (
     "correlator.commands.replay",
     "correlator.commands.broker",
     "correlator.commands.generate",
-    "correlator.commands.generate",
     "correlator.commands.warroom",
 )
 
