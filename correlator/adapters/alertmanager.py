@@ -24,7 +24,7 @@ def convert_group(data: object, received_at: Millis, source: str) -> Converted:
     payload = obj(data, f"{source} payload")
     alerts = payload.get("alerts")
     if type(alerts) is not list:
-        what = "missing" if alerts is None else f"a {json_type(alerts)}"
+        what = "nothing" if alerts is None else json_type(alerts)
         raise AlertError(f"{source} payload: 'alerts' must be an array, got {what}")
     out = Converted()
     append = out.alerts.append

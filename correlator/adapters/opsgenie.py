@@ -60,7 +60,9 @@ def convert(data: object, received_at: Millis) -> Converted:
     )
     if not fingerprint:
         if not labels:
-            raise AlertError("opsgenie alert has neither an alias nor an alertId nor identity")
+            raise AlertError(
+                "opsgenie alert has no alias, alertId, entity, source or key:value tag"
+            )
         fingerprint = labels_fingerprint(labels)
     priority = alert.get("priority")
     annotations: dict[str, str] = {}

@@ -292,8 +292,15 @@ def test_detection(name: str, fmt: str | None) -> None:
 
 def test_every_fixture_is_covered() -> None:
     tested = {
-        "alertmanager-1.json", "alertmanager-2.json", "grafana-1.json", "pagerduty-1.json",
-        "pagerduty-2.json", "pagerduty-3.json", "cloudwatch-sns-lambda-1.json",
-        "opsgenie-1.json", "opsgenie-2.json", "datadog-default-template-1.json",
-    }  # fmt: skip
+        "alertmanager-1.json",
+        "alertmanager-2.json",
+        "grafana-1.json",
+        "pagerduty-1.json",
+        "pagerduty-2.json",
+        "pagerduty-3.json",
+        "cloudwatch-sns-lambda-1.json",
+        "opsgenie-1.json",
+        "opsgenie-2.json",
+        "datadog-default-template-1.json",
+    }
     assert {p.name for p in FIXTURES.glob("*.json")} == tested
