@@ -71,7 +71,10 @@ class SegmentFigure:
 
     @property
     def degraded(self) -> int:
-        return round_half_up(self.customers * self.degraded_weight)
+        # Rounded as the complement of `affected`, so affected + degraded never exceeds the
+        # segment (333 customers split in halves must not become 167 + 167).
+        both = round_half_up(self.customers * (self.affected_weight + self.degraded_weight))
+        return both - self.affected
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ class _Incident:
     resolved_at: Millis | None = None
     merged_into: str | None = None
     pending_since: Millis | None = None
-    last_down_reach: frozenset[str] = frozenset()
+    last_reach: frozenset[str] = frozenset()
     services: frozenset[str] = frozenset()
     snapshot: IncidentSnapshot | None = None
     severity: Severity = "SEV4"
@@ -173,24 +173,34 @@ class IncidentTracker:
             if not inc.members and inc.pending_since is None:
                 inc.pending_since = now
 
-        def current_reach(inc: _Incident) -> frozenset[str]:
+        def down_reach(inc: _Incident) -> frozenset[str]:
+            """Business services the incident's problems cut customers off from, now."""
             reach: frozenset[str] = frozenset()
             for m in inc.members:
                 reach |= g.down_reach.get(m, frozenset())
-            if reach:
-                inc.last_down_reach = reach
             return reach
 
-        # Existing incidents whose current down-reaches overlap merge into the oldest.
+        def reach(inc: _Incident) -> frozenset[str]:
+            """Its down-reach; for a degraded-only incident its degraded-reach; else the last."""
+            current = down_reach(inc)
+            if not current:
+                for m in inc.members:
+                    current |= g.degraded_reach.get(m, frozenset())
+            if current:
+                inc.last_reach = current
+            return current or inc.last_reach
+
+        # Existing incidents whose current down-reaches overlap merge into the oldest. A
+        # degraded-only problem never merges two incidents, so only down-reaches count here.
         existing = self._active()
         for i, inc in enumerate(existing):
-            reach = current_reach(inc) if inc.active else frozenset()
-            if not reach:
+            current = down_reach(inc) if inc.active else frozenset()
+            if not current:
                 continue
             for other in existing[i + 1 :]:
-                if other.active and current_reach(other) & reach:
+                if other.active and down_reach(other) & current:
                     self._merge(other, inc, now, merged_now)
-                    reach = current_reach(inc)
+                    current = down_reach(inc)
 
         # New problems join, reopen or open incidents.
         order = topo.order
@@ -198,13 +208,9 @@ class IncidentTracker:
         degraded_only: list[str] = []
         unattached: list[str] = []
         for p in new:
-            down_reach = g.down_reach.get(p, frozenset())
-            if down_reach:
-                candidates = [
-                    inc
-                    for inc in self._active()
-                    if (current_reach(inc) or inc.last_down_reach) & down_reach
-                ]
+            p_down = g.down_reach.get(p, frozenset())
+            if p_down:
+                candidates = [inc for inc in self._active() if reach(inc) & p_down]
                 if candidates:
                     target = candidates[0]
                     self._add(target, p)
@@ -213,16 +219,12 @@ class IncidentTracker:
                 else:
                     self._reopen_or_open([p], now, special)
                 continue
-            degraded_reach = g.degraded_reach.get(p, frozenset())
-            if not degraded_reach:
+            p_degraded = g.degraded_reach.get(p, frozenset())
+            if not p_degraded:
                 unattached.append(p)
                 continue
             joined = next(
-                (
-                    inc
-                    for inc in self._active()
-                    if (inc.services | current_reach(inc) | inc.last_down_reach) & degraded_reach
-                ),
+                (inc for inc in self._active() if (inc.services | reach(inc)) & p_degraded),
                 None,
             )
             if joined is not None:
@@ -232,6 +234,8 @@ class IncidentTracker:
         for group in _overlapping_groups(degraded_only, g.degraded_reach):
             self._reopen_or_open(group, now, special)
         self.unattached = tuple(unattached)
+        for inc in self._active():
+            reach(inc)  # remember the last non-empty reach for joins while pending
 
         result = StepResult()
         for inc in merged_now:
@@ -282,7 +286,7 @@ class IncidentTracker:
         absorbed.status = "merged"
         absorbed.merged_into = into.id
         absorbed.pending_since = None
-        into.last_down_reach |= absorbed.last_down_reach
+        into.last_reach |= absorbed.last_reach
         if into.ack_by is None and absorbed.ack_by is not None:
             into.ack_by, into.ack_at = absorbed.ack_by, absorbed.ack_at
         merged_now.append(absorbed)
