@@ -3,8 +3,8 @@ or a JSON array of them. A bad element of an array is rejected on its own."""
 
 from __future__ import annotations
 
-from correlator.adapters.fields import Converted, Rejected
-from correlator.core.alerts import AlertError, alert_from_dict
+from correlator.adapters.fields import Converted, Rejected, in_range
+from correlator.core.alerts import Alert, AlertError, alert_from_dict
 from correlator.core.timefmt import Millis
 
 FORMAT = "canonical"
@@ -14,14 +14,29 @@ def convert(data: object, received_at: Millis) -> Converted:
     """One canonical alert, or each of an array of them."""
     out = Converted()
     if type(data) is not list:
-        out.alerts.append(alert_from_dict(data, received_at, FORMAT))
+        out.alerts.append(_alert(data, received_at))
         return out
     for index, item in enumerate(data):
         try:
-            out.alerts.append(alert_from_dict(item, received_at, FORMAT))
+            out.alerts.append(_alert(item, received_at))
         except AlertError as exc:
             out.rejected.append(Rejected(f"canonical [{index}]: {exc}", item))
-        except (ValueError, OverflowError) as exc:
-            # alert_from_dict lets a timestamp beyond datetime's range escape as OverflowError.
-            out.rejected.append(Rejected(f"canonical [{index}]: bad timestamp ({exc})", item))
     return out
+
+
+def _alert(item: object, received_at: Millis) -> Alert:
+    try:
+        alert = alert_from_dict(item, received_at, FORMAT)
+    except OverflowError:
+        # alert_from_dict formats an event time before year 1 for its error message, which
+        # datetime cannot represent.
+        raise AlertError("timestamp out of range (before 1970 or after 9999)") from None
+    # The record's own received_at is what its times are checked against, so it must be sane.
+    for what, ms in (
+        ("received_at", alert.received_at),
+        ("starts_at", alert.starts_at),
+        ("ends_at", alert.ends_at),
+    ):
+        if ms is not None:
+            in_range(ms, what)
+    return alert

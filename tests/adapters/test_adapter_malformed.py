@@ -392,6 +392,22 @@ MALFORMED = [
         "canonical: starts_at must be an RFC 3339 string",
         "canonical",
     ),
+    (
+        orjson.dumps(
+            {"status": "firing", "labels": {"a": "b"}, "starts_at": "0001-01-02T00:00:00+99:99"}
+        ),
+        None,
+        "canonical: timestamp out of range (before 1970 or after 9999)",
+        "canonical",
+    ),
+    (
+        orjson.dumps(
+            {"status": "firing", "labels": {"a": "b"}, "received_at": "0001-01-02T00:00:00Z"}
+        ),
+        None,
+        "canonical: received_at is out of range (before 1970 or after 9999)",
+        "canonical",
+    ),
     # a payload forced into the wrong format
     (
         am(),
