@@ -92,7 +92,7 @@ def detect(data: object) -> str | None:
         return "opsgenie"
     records = data.get("Records")
     if type(records) is list:
-        if records and all(type(r) is dict and "Sns" in r for r in records):
+        if any(type(r) is dict and "Sns" in r for r in records):
             return "cloudwatch"
         return None
     if data.get("Type") in cloudwatch.SNS_TYPES and ("Message" in data or "TopicArn" in data):
