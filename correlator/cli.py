@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "correlator.commands.topology",
     "correlator.commands.replay",
     "correlator.commands.broker",
+    "correlator.commands.incidents",
     "correlator.commands.generate",
     "correlator.commands.warroom",
 )
