@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import ClassVar, Literal
 
 from textual import on, work
@@ -113,8 +113,9 @@ class WarRoomApp(App[None]):
         """Fold every record into the state; never paint here (the timer does)."""
         state = self.state
         turn_ends = time.perf_counter() + YIELD_EVERY_SECONDS
+        records = aiter(self.feed)
         try:
-            async for record in self.feed:
+            async for record in records:
                 state.apply(record, self.now_ms())
                 if time.perf_counter() >= turn_ends:
                     await asyncio.sleep(0)
@@ -126,6 +127,11 @@ class WarRoomApp(App[None]):
             self.notify(
                 f"{type(exc).__name__}: {exc}", title="feed failed", severity="error", markup=False
             )
+        finally:
+            # Close the feed's generator now (a cancelled worker would leave it to the GC), so a
+            # Kafka consumer is stopped rather than reported unclosed.
+            if isinstance(records, AsyncGenerator):
+                await records.aclose()
         self._feed_ended = True
         self.repaint(force=True)
 

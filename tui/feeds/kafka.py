@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from correlator.errors import BrokerError
@@ -105,18 +105,23 @@ class KafkaFeed:
                 backoff = min(backoff * 2, self._backoff_max)
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> set[str]:
-        """Assign every partition of the topics that exist; follow-only ones start at the end."""
+        """Subscribe to the wanted topics that exist (never auto-create the pipeline's topics
+        with broker defaults); the followed ones start at their end."""
         existing: set[str] = await asyncio.wait_for(consumer.topics(), self._timeout)
-        wanted = [t for t in self._logical if t in existing]
-        partitions: list[TopicPartition] = []
-        for name in wanted:
-            for p in sorted(consumer.partitions_for_topic(name) or ()):
-                partitions.append(TopicPartition(name, p))
-        consumer.assign(partitions)
-        follow = [tp for tp in partitions if self._logical[tp.topic] in FOLLOWED]
+        wanted = {t for t in self._logical if t in existing}
+        if not wanted:
+            return wanted
+        # Without a group, aiokafka assigns every partition of a subscribed topic itself.
+        consumer.subscribe(topics=sorted(wanted))
+        deadline = time.monotonic() + self._timeout
+        while {tp.topic for tp in consumer.assignment()} != wanted:
+            if time.monotonic() > deadline:
+                raise TimeoutError("partitions were not assigned in time")
+            await asyncio.sleep(0.05)
+        follow = [tp for tp in consumer.assignment() if self._logical[tp.topic] in FOLLOWED]
         if follow:
             await consumer.seek_to_end(*follow)
-        return set(wanted)
+        return wanted
 
     async def _poll(self, consumer: AIOKafkaConsumer, assigned: set[str]) -> AsyncIterator[Record]:
         next_check = time.monotonic() + HEALTH_CHECK_S
