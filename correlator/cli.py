@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "correlator.commands.replay",
     "correlator.commands.broker",
     "correlator.commands.incidents",
+    "correlator.commands.simulate",
     "correlator.commands.generate",
     "correlator.commands.warroom",
 )
