@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--prefix",
         default=None,
-        help="topic name prefix, prepended verbatim (env CORRELATOR_TOPIC_PREFIX, default none)",
+        help="topic name prefix, prepended verbatim (env CORRELATOR_PREFIX, default none)",
     )
     parser.add_argument(
         "--as",
@@ -104,7 +104,7 @@ def build_feed(args: argparse.Namespace) -> IncidentFeed:
     from tui.feeds.kafka import KafkaFeed
 
     broker = args.broker or os.environ.get("CORRELATOR_BROKER") or DEFAULT_BROKER
-    prefix = args.prefix if args.prefix is not None else os.environ.get("CORRELATOR_TOPIC_PREFIX")
+    prefix = args.prefix if args.prefix is not None else os.environ.get("CORRELATOR_PREFIX")
     return KafkaFeed(broker, prefix or "")
 
 

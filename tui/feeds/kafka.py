@@ -55,9 +55,9 @@ class KafkaFeed:
         backoff_max: float = 30.0,
         request_timeout_s: float = 10.0,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.bootstrap = bootstrap.removeprefix("kafka://")  # the worker's form is accepted
         self.prefix = prefix
-        self.description = f"kafka {bootstrap}"
+        self.description = f"kafka {self.bootstrap}"
         self.last_error: str | None = None
         self._connected = False
         self._closed = False
