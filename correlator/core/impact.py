@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
-from correlator.core.topology import Entry, Node, Topology
+from correlator.core.topology import Entry, Topology
 
 ProblemState = Literal["down", "degraded"]
 ServiceState = Literal["down", "partial", "degraded", "ok"]
@@ -143,8 +143,16 @@ class Evaluator:
         services: dict[str, ServiceFigure] = {}
         for sid in run.affected_services:
             combos = run.combos_for(sid)
-            impact = sum((c.weight for c in combos if sid in c.down), ZERO)
-            degraded = sum((c.weight for c in combos if sid in c.bad and sid not in c.down), ZERO)
+            if len(combos) == 1:  # no active division: the common case, no arithmetic
+                only = combos[0]
+                down = sid in only.down
+                impact = ONE if down else ZERO
+                degraded = ONE if not down and sid in only.bad else ZERO
+            else:
+                impact = sum((c.weight for c in combos if sid in c.down), ZERO)
+                degraded = sum(
+                    (c.weight for c in combos if sid in c.bad and sid not in c.down), ZERO
+                )
             figure = ServiceFigure(sid, impact, degraded)
             if figure.state != "ok":
                 services[sid] = figure
@@ -209,9 +217,26 @@ class _Run:
                 if hit:
                     self.node_divisions.setdefault(node_id, set()).add(entry.division)
                     self.affected_parts.setdefault(entry.division, set()).update(hit)
+        # For each active division, the nodes whose affected closure splits on it.
+        self.division_reach: dict[str, set[str]] = {}
+        for node_id, divisions in self.node_divisions.items():
+            for division in divisions:
+                self.division_reach.setdefault(division, set()).add(node_id)
+        for division, seeds in self.division_reach.items():
+            self.division_reach[division] = topo.upstream(seeds)
+        # The affected region grouped by strongly connected component, dependencies first.
+        scc = topo.scc
+        grouped: dict[int, list[str]] = {}
+        for n in sorted(self.affected, key=topo.order.__getitem__):
+            grouped.setdefault(scc[n], []).append(n)
+        self.layers: list[tuple[list[str], bool]] = [
+            (group, len(group) > 1 or group[0] in topo.dependents[group[0]])
+            for _, group in sorted(grouped.items())
+        ]
         self._scope_cache: dict[str, frozenset[str]] = {}
         self._combo_cache: dict[frozenset[str], list[_Combo]] = {}
         self._eval_cache: dict[Assignment, tuple[frozenset[str], frozenset[str]]] = {}
+        self._bits_cache: dict[tuple[Assignment, bool], dict[str, int]] = {}
 
     # -- scopes and combinations -------------------------------------------------------------
 
@@ -219,13 +244,7 @@ class _Run:
         """Active divisions split on anywhere in the affected part of `node_id`'s closure."""
         cached = self._scope_cache.get(node_id)
         if cached is None:
-            divisions: set[str] = set()
-            if self.node_divisions:
-                for n in self.topo.closure(node_id):
-                    divs = self.node_divisions.get(n)
-                    if divs:
-                        divisions |= divs
-            cached = frozenset(divisions)
+            cached = frozenset(d for d, nodes in self.division_reach.items() if node_id in nodes)
             self._scope_cache[node_id] = cached
         return cached
 
@@ -301,28 +320,54 @@ class _Run:
 
     # -- one combination -------------------------------------------------------------------
 
+    def _changed_region(self, assignment: Assignment) -> set[str] | None:
+        """Nodes whose state may differ from the all-rest evaluation; None for that one."""
+        region: set[str] | None = None
+        for division, part in assignment:
+            if part != REST:
+                region = region or set()
+                region |= self.division_reach[division]
+        return region
+
     def _evaluate(self, assignment: Assignment) -> tuple[frozenset[str], frozenset[str]]:
-        """Least fixed point of down and of down-or-degraded ("bad") under `assignment`."""
+        """Least fixed point of down and of down-or-degraded ("bad") under `assignment`.
+
+        Nodes are visited once each in dependency order (strongly connected components,
+        leaves first); only inside a cycle is a component iterated until nothing changes.
+        Only the nodes above the assigned splits are evaluated again per combination; the
+        rest is shared with the evaluation in which every division is "rest".
+        """
         cached = self._eval_cache.get(assignment)
         if cached is not None:
             return cached
+        region = self._changed_region(assignment)
+        if region is None:
+            down: set[str] = set()
+            bad: set[str] = set()
+        else:
+            base_down, base_bad = self._evaluate(())
+            down = set(base_down - region)
+            bad = set(base_bad - region)
         parts = dict(assignment)
         nodes = self.topo.nodes
-        dependents = self.topo.dependents
-        down = {c for c, s in self.problems.items() if s == "down"}
-        queue = list(down)
-        while queue:
-            for d in dependents[queue.pop()]:
-                if d not in down and _node_down(nodes[d].entries, down, parts):
-                    down.add(d)
-                    queue.append(d)
-        bad = set(self.problems)
-        queue = list(bad)
-        while queue:
-            for d in dependents[queue.pop()]:
-                if d not in bad and _node_bad(nodes[d].entries, bad, parts):
-                    bad.add(d)
-                    queue.append(d)
+        problems = self.problems
+        for group, cyclic in self.layers:
+            while True:
+                changed = False
+                for n in group:
+                    if n in down or (region is not None and n not in region):
+                        continue
+                    own = problems.get(n)
+                    entries = nodes[n].entries
+                    if own == "down" or _node_down(entries, down, parts):
+                        down.add(n)
+                        bad.add(n)
+                        changed = True
+                    elif n not in bad and (own == "degraded" or _node_bad(entries, bad, parts)):
+                        bad.add(n)
+                        changed = True
+                if not (cyclic and changed):
+                    break
         result = (frozenset(down), frozenset(bad))
         self._eval_cache[assignment] = result
         return result
@@ -332,24 +377,78 @@ class _Run:
     def reaches(
         self, services: Mapping[str, ServiceFigure]
     ) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
-        """problem -> business services in its down-reach / degraded-reach (DESIGN §6)."""
-        nodes = self.topo.nodes
-        down_reach: dict[str, set[str]] = {p: set() for p in self.problems}
-        degraded_reach: dict[str, set[str]] = {p: set() for p in self.problems}
+        """problem -> business services in its down-reach / degraded-reach (DESIGN §6).
+
+        Each combination propagates problem bitsets upward along the edges that carry the
+        trouble (down-carrying edges through down nodes; any edge through bad nodes), so one
+        pass serves every service and every problem.
+        """
+        order = self.topo.order
+        problems = sorted(self.problems, key=order.__getitem__)
+        bit = {p: 1 << i for i, p in enumerate(problems)}
+        down_reach: dict[str, set[str]] = {p: set() for p in problems}
+        degraded_reach: dict[str, set[str]] = {p: set() for p in problems}
+        by_scope: dict[frozenset[str], list[str]] = {}
         for sid in services:
-            for combo in self.combos_for(sid):
-                if sid in combo.down:
-                    for p in _walk(sid, combo, nodes, down_only=True):
-                        if p in self.problems:
-                            down_reach[p].add(sid)
-                if sid in combo.bad:
-                    for p in _walk(sid, combo, nodes, down_only=False):
-                        if p in self.problems:
-                            degraded_reach[p].add(sid)
+            by_scope.setdefault(self.scope_of(sid), []).append(sid)
+        for scope, sids in by_scope.items():
+            for combo in self._combos(scope):
+                assignment = tuple(sorted(combo.parts.items()))
+                down_bits = self._propagate(assignment, bit, down_only=True)
+                bad_bits = self._propagate(assignment, bit, down_only=False)
+                for sid in sids:
+                    for bits, reach in (
+                        (down_bits.get(sid, 0), down_reach),
+                        (bad_bits.get(sid, 0), degraded_reach),
+                    ):
+                        if bits:
+                            for p in problems:
+                                if bits & bit[p]:
+                                    reach[p].add(sid)
         return (
             {p: frozenset(s) for p, s in down_reach.items()},
             {p: frozenset(s) for p, s in degraded_reach.items()},
         )
+
+    def _propagate(
+        self, assignment: Assignment, bit: Mapping[str, int], *, down_only: bool
+    ) -> dict[str, int]:
+        """Which problems each node is joined to, as bitsets, in dependency order."""
+        key = (assignment, down_only)
+        cached = self._bits_cache.get(key)
+        if cached is not None:
+            return cached
+        region = self._changed_region(assignment)
+        if region is None:
+            bits: dict[str, int] = {}
+        else:
+            base = self._propagate((), bit, down_only=down_only)
+            bits = {n: b for n, b in base.items() if n not in region}
+        down, bad = self._evaluate(assignment)
+        trouble = down if down_only else bad
+        parts = dict(assignment)
+        nodes = self.topo.nodes
+        for group, cyclic in self.layers:
+            while True:
+                changed = False
+                for n in group:
+                    if n not in trouble or (region is not None and n not in region):
+                        continue
+                    b = bit.get(n, 0)
+                    for entry in nodes[n].entries:
+                        if down_only and (
+                            entry.kind == "soft" or not _entry_down(entry, down, parts)
+                        ):
+                            continue
+                        for m in _entry_members_in_play(entry, parts):
+                            b |= bits.get(m, 0)
+                    if b != bits.get(n, 0):
+                        bits[n] = b
+                        changed = True
+                if not (cyclic and changed):
+                    break
+        self._bits_cache[key] = bits
+        return bits
 
     def root_causes(self) -> frozenset[str]:
         """Problems not explained by their dependencies outside their own cycle."""
@@ -410,23 +509,3 @@ def _node_bad(
     entries: tuple[Entry, ...], bad: set[str] | frozenset[str], parts: Mapping[str, str]
 ) -> bool:
     return any(m in bad for e in entries for m in _entry_members_in_play(e, parts))
-
-
-def _walk(start: str, combo: _Combo, nodes: Mapping[str, Node], *, down_only: bool) -> set[str]:
-    """Nodes joined to `start` by a path of down (or, if not down_only, bad) nodes."""
-    region = combo.down if down_only else combo.bad
-    seen = {start}
-    stack = [start]
-    while stack:
-        for entry in nodes[stack.pop()].entries:
-            if down_only:
-                if entry.kind == "soft" or not _entry_down(entry, combo.down, combo.parts):
-                    continue
-                members = _entry_members_in_play(entry, combo.parts)
-            else:
-                members = _entry_members_in_play(entry, combo.parts)
-            for m in members:
-                if m in region and m not in seen:
-                    seen.add(m)
-                    stack.append(m)
-    return seen

@@ -158,7 +158,10 @@ class IncidentTracker:
         problems: dict[str, ProblemState] = {
             c: h.state for c, h in self.health.items() if h.state != "healthy" and c in topo.nodes
         }
-        g = self.evaluator.evaluate(problems, reach=True)
+        # Root causes too: when one incident holds every problem (a storm), its own figures are
+        # these, found in the cache.
+        g = self.evaluator.evaluate(problems, reach=True, root_causes=True)
+        self._remember(problems, g)
         self.global_eval = g
         special: dict[str, EventType] = {}
         merged_now: list[_Incident] = []
@@ -342,14 +345,16 @@ class IncidentTracker:
             h = self.health.get(m)
             if h is not None and h.state != "healthy":
                 problems[m] = h.state
-        key = frozenset(problems.items())
-        cached = self._eval_cache.get(key)
+        cached = self._eval_cache.get(frozenset(problems.items()))
         if cached is None:
-            if len(self._eval_cache) > 4096:
-                self._eval_cache.clear()
             cached = self.evaluator.evaluate(problems, root_causes=True)
-            self._eval_cache[key] = cached
+            self._remember(problems, cached)
         return cached
+
+    def _remember(self, problems: Mapping[str, ProblemState], evaluation: Evaluation) -> None:
+        if len(self._eval_cache) > 4096:
+            self._eval_cache.clear()
+        self._eval_cache[frozenset(problems.items())] = evaluation
 
     def _severity(self, ev: Evaluation) -> Severity:
         topo = self.topology
@@ -490,6 +495,15 @@ class IncidentTracker:
                 users.setdefault(sid, []).append(segment.customers)
         for node in topo.business_services:
             figure = g.services.get(node.id)
+            previous = self._service_records.get(node.id)
+            if (
+                figure is None
+                and node.id not in incidents_of
+                and previous is not None
+                and previous.state == "ok"
+                and not previous.incidents
+            ):
+                continue  # ok before, ok now: the common case in a big topology
             impact = figure.impact if figure else Fraction()
             degraded = figure.degraded if figure else Fraction()
             record = ServiceImpact(
@@ -503,7 +517,6 @@ class IncidentTracker:
                 incidents=tuple(incidents_of.get(node.id, ())),
                 as_of=now,
             )
-            previous = self._service_records.get(node.id)
             if previous is not None and previous.material() == record.material():
                 continue
             self._service_records[node.id] = record
