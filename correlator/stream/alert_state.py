@@ -1,0 +1,117 @@
+"""Alert state: per fingerprint, `AlertBook` from the core (DESIGN §2, §4).
+
+Consumes `alerts.keyed` (batches of canonical alerts, partitioned by fingerprint) with one Faust
+agent. Repeats of an active alert change nothing and write nothing; changes are written to the
+`alert_state` table (its compacted changelog is the state that survives restarts), transitions go
+to `alert.transitions` (one record per destination partition per batch), unmapped alerts to
+`alerts.unmapped`, heartbeats to `impact.input`. An idle timer expires alerts whose `ends_at`
+passed without new input.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
+from correlator.stream.codec import (
+    alert_from_hop,
+    alert_to_hop,
+    dumps,
+    impact_heartbeat,
+    loads,
+    partition_for,
+    tracked_from_bytes,
+    tracked_to_bytes,
+)
+from correlator.stream.context import StageContext
+from correlator.stream.state import AlertPartition, AlertStateOutput
+from correlator.stream.tables import alert_state_table
+from correlator.wire import unmapped_to_dict
+
+Output = tuple[str, bytes | None, bytes | None, int | None]
+
+
+def outputs(ctx: StageContext, out: AlertStateOutput, partitions: int) -> list[Output]:
+    """The records one batch's outcome publishes."""
+    topics = ctx.topics
+    by_partition: dict[int, list[dict[str, Any]]] = {}
+    for t, at in out.transitions:
+        by_partition.setdefault(partition_for(t.component, partitions), []).append(
+            {
+                "component": t.component,
+                "fingerprint": t.fingerprint,
+                "active": t.active,
+                "at": at,
+                "alert": alert_to_hop(t.alert),
+            }
+        )
+    records: list[Output] = [
+        (topics.transitions, None, dumps({"schema": 1, "transitions": items}), p)
+        for p, items in by_partition.items()
+    ]
+    records.extend(
+        (topics.unmapped, u.alert.fingerprint.encode(), dumps(unmapped_to_dict(u)), None)
+        for u in out.unmapped
+    )
+    records.extend(
+        (topics.impact_input, source.encode(), impact_heartbeat(source, at), 0)
+        for source, at in out.heartbeats
+    )
+    return records
+
+
+def register(app: Any, ctx: StageContext) -> None:
+    config = ctx.config
+    n = config.partitions
+    topic = app.topic(ctx.topics.keyed, partitions=n, key_serializer="raw", value_serializer="raw")
+    table = alert_state_table(app, config)
+    parts: dict[int, AlertPartition] = {}
+    on_revoked(app, ctx.topics.keyed, lambda p: drop_partition(parts, p))
+
+    def rebuild(partition: int) -> AlertStateOutput:
+        entries = [
+            tracked_from_bytes(key.decode(), value)
+            for key, value in list(table.items())
+            if value is not None and partition_for(key.decode(), n) == partition
+        ]
+        part, out = AlertPartition.restored(entries, config.engine, time.monotonic())
+        parts[partition] = part
+        return out
+
+    decorate = app.agent(topic, name=f"{config.app_id}.alert_state", concurrency=1)
+
+    @decorate  # type: ignore[untyped-decorator]
+    async def alert_state(stream: Any) -> None:
+        async for event in stream.events():
+            partition = event.message.partition
+            records: list[Output] = []
+            if partition not in parts:
+                records.extend(outputs(ctx, rebuild(partition), n))
+            part = parts[partition]
+            alerts = [alert_from_hop(d) for d in loads(event.value)["alerts"]]
+            out = part.apply(alerts, ctx.topology.resolver, time.monotonic())
+            for fp in out.changed:
+                state = part.state_of(fp)
+                if state is not None:
+                    table[fp.encode()] = tracked_to_bytes(state)
+            records.extend(outputs(ctx, out, n))
+            await ctx.send(records)
+            ctx.count("alert_state.alerts", len(alerts))
+            ctx.count("alert_state.events")
+
+    decorate = app.timer(config.tick_interval, name=f"{config.app_id}.alert_state_tick")
+
+    @decorate  # type: ignore[untyped-decorator]
+    async def alert_state_tick() -> None:
+        # Expiry of `ends_at` without new alerts. Expired alerts are not written to the table
+        # here (tables change only inside an agent): after a restart they are restored active
+        # with a deadline already past, and expire again at once.
+        wall = time.monotonic()
+        records: list[Output] = []
+        if recovered(app):
+            for partition in assigned(app, ctx.topics.keyed) - parts.keys():
+                records.extend(outputs(ctx, rebuild(partition), n))
+        for part in list(parts.values()):
+            records.extend(outputs(ctx, part.tick(wall), n))
+        await ctx.send(records)

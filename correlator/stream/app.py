@@ -1,0 +1,92 @@
+"""The `faust.App` factory: one app per worker, with every stage registered on it.
+
+`prepare` runs first (outside Faust): it creates every topic explicitly and settles the
+topology to start with. `create_app` then builds the app; `correlator worker` runs it with
+`faust.Worker`, the tests with `await app.start()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from correlator.broker import ensure_topics
+from correlator.errors import UsageError
+from correlator.stream import actions, alert_state, health, impact, topology
+from correlator.stream.config import WorkerConfig
+from correlator.stream.context import CurrentTopology, StageContext
+from correlator.stream.ingest import IngestService
+from correlator.stream.topics import topic_specs, topics_for
+from correlator.topology_files import load_topology
+
+log = logging.getLogger("correlator.stream")
+
+
+async def prepare(config: WorkerConfig) -> CurrentTopology:
+    """Create every topic, then pick the topology to start with.
+
+    A topology file given to the worker wins at start: when it differs from the newest version
+    on the `topology` topic it is published there, so every worker converges on it. Without a
+    file, the newest published version is used.
+    """
+    await ensure_topics(config.bootstrap, topic_specs(config))
+    published = await topology.latest_published(config)
+    if config.topology_path is not None:
+        from pathlib import Path
+
+        start = load_topology(config.topology_path)
+        text = Path(config.topology_path).read_text(encoding="utf-8")
+        if published is None or published[0].version != start.version:
+            await topology.publish_topology(config, start, text, config.topology_path)
+        return CurrentTopology(start, text)
+    if published is None:
+        raise UsageError(
+            "no topology: give --topology FILE (or CORRELATOR_TOPOLOGY), or publish one with "
+            "`correlator topology publish FILE`"
+        )
+    return CurrentTopology(*published)
+
+
+def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> faust.App:
+    """The Faust app of one worker. Topics must exist (`prepare`)."""
+    if current is None:
+        if config.topology_path is None:
+            raise UsageError("create_app needs a topology (config.topology_path or `current`)")
+        from pathlib import Path
+
+        start = load_topology(config.topology_path)
+        current = CurrentTopology(start, Path(config.topology_path).read_text(encoding="utf-8"))
+    settings: dict[str, Any] = {
+        "broker": f"kafka://{config.bootstrap}",
+        "store": config.store,
+        "processing_guarantee": config.processing_guarantee,
+        "topic_partitions": config.partitions,
+        "topic_replication_factor": config.replication_factor,
+        "topic_allow_declare": True,
+        "table_standby_replicas": 0,
+        "consumer_auto_offset_reset": "earliest",
+        "stream_wait_empty": False,
+        "web_enabled": config.web_enabled,
+        "web_port": config.web_port,
+        "autodiscover": False,
+        "broker_credentials": config.security.faust_credentials(),
+    }
+    if config.fast_timeouts:
+        settings.update(
+            broker_session_timeout=3.0,
+            broker_heartbeat_interval=0.5,
+            broker_rebalance_timeout=10.0,
+            broker_commit_interval=0.5,
+        )
+    app = faust.App(config.app_id, **settings)
+    ctx = StageContext(config, topics_for(config), current, app)
+    app.correlator = ctx  # type: ignore[attr-defined]
+    alert_state.register(app, ctx)
+    health.register(app, ctx)
+    app.correlator_impact = impact.register(app, ctx)  # type: ignore[attr-defined]
+    actions.register(app, ctx)
+    app.service(IngestService(ctx))  # type: ignore[arg-type]
+    app.service(topology.TopologyWatcher(ctx))  # type: ignore[arg-type]
+    return app

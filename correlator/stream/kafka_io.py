@@ -1,0 +1,79 @@
+"""correlator's own aiokafka clients: reading compacted topics to their end, and producers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from correlator.errors import BrokerError
+from correlator.stream.config import WorkerConfig
+
+
+def client_kwargs(config: WorkerConfig) -> dict[str, Any]:
+    return {"bootstrap_servers": config.bootstrap, **config.security.aiokafka_kwargs()}
+
+
+def new_producer(config: WorkerConfig, **kwargs: Any) -> Any:
+    from aiokafka import AIOKafkaProducer
+
+    return AIOKafkaProducer(**client_kwargs(config), **kwargs)
+
+
+async def read_to_end(
+    config: WorkerConfig, topic: str, timeout: float = 30.0
+) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record of `topic` (all partitions) from the beginning up to its current end."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        **client_kwargs(config), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    out: list[tuple[bytes | None, bytes | None]] = []
+    try:
+        await consumer.start()
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return out
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        pending = {tp for tp in tps if ends[tp] > 0}
+        deadline = time.monotonic() + timeout
+        while pending:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"timed out reading {topic} to its end")
+            batches = await consumer.getmany(*pending, timeout_ms=500)
+            for tp, messages in batches.items():
+                out.extend((m.key, m.value) for m in messages)
+                if messages and messages[-1].offset + 1 >= ends[tp]:
+                    pending.discard(tp)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+    except BrokerError:
+        raise
+    except Exception as exc:
+        raise BrokerError(f"cannot read {topic} from {config.bootstrap}: {exc!r}") from exc
+    finally:
+        await consumer.stop()
+    return out
+
+
+def latest_by_key(records: list[tuple[bytes | None, bytes | None]]) -> dict[bytes, bytes]:
+    """What a compacted topic says: the newest value per key, tombstones removed."""
+    latest: dict[bytes, bytes | None] = {}
+    for key, value in records:
+        if key is not None:
+            latest[key] = value
+    return {k: v for k, v in latest.items() if v is not None}
+
+
+async def gather_sends(futures: list[Any]) -> None:
+    """Wait until every send is acknowledged by the broker."""
+    if futures:
+        await asyncio.gather(*futures)
