@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import Literal
 
 from correlator.core.topology import Entry, Topology
@@ -57,27 +58,30 @@ class ServiceFigure:
 
 @dataclass(frozen=True, slots=True)
 class SegmentFigure:
-    """A segment's figures; `critical_weight` counts only tier-1/2 services (for severity)."""
+    """A segment's figures; `critical_weight` counts only tier-1/2 services (for severity).
+
+    `affected` and `degraded` are whole customers: affected rounded half up; degraded rounded
+    as the complement, so 333 customers split in halves never become 167 + 167.
+    """
 
     id: str
     customers: int
     affected_weight: Fraction
     degraded_weight: Fraction
     critical_weight: Fraction
+    affected: int = 0
+    degraded: int = 0
 
-    @property
-    def affected(self) -> int:
-        return round_half_up(self.customers * self.affected_weight)
-
-    @property
-    def degraded(self) -> int:
-        # Rounded as the complement of `affected`, so affected + degraded never exceeds the
-        # segment (333 customers split in halves must not become 167 + 167).
-        both = round_half_up(self.customers * (self.affected_weight + self.degraded_weight))
-        return both - self.affected
+    @classmethod
+    def of(
+        cls, id: str, customers: int, affected: Fraction, degraded: Fraction, critical: Fraction
+    ) -> SegmentFigure:
+        whole = round_half_up(customers * affected)
+        both = round_half_up(customers * (affected + degraded))
+        return cls(id, customers, affected, degraded, critical, whole, both - whole)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Evaluation:
     """The outcome for one set of problems. Services and segments not listed are ok."""
 
@@ -88,12 +92,14 @@ class Evaluation:
     down_reach: Mapping[str, frozenset[str]] = field(default_factory=dict)
     degraded_reach: Mapping[str, frozenset[str]] = field(default_factory=dict)
     root_causes: frozenset[str] = frozenset()
+    run: _Run | None = field(default=None, compare=False, repr=False)
+    """The work behind these figures, reused when the next problem set is evaluated."""
 
-    @property
+    @cached_property
     def customers_affected(self) -> int:
         return sum(s.affected for s in self.segments.values())
 
-    @property
+    @cached_property
     def customers_degraded(self) -> int:
         return sum(s.degraded for s in self.segments.values())
 
@@ -120,10 +126,14 @@ class Evaluator:
         self.topology = topology
         self.bound = bound
         self.seed = seed
-        self._services_using: dict[str, list[str]] = {}
-        for segment in topology.segments:
-            for service in segment.uses:
-                self._services_using.setdefault(service, []).append(segment.id)
+        self._bit_index: dict[str, int] = {}
+
+    def bit(self, component: str) -> int:
+        """A problem's stable bit for reach bitsets (stable so results carry over steps)."""
+        index = self._bit_index.get(component)
+        if index is None:
+            index = self._bit_index[component] = len(self._bit_index)
+        return 1 << index
 
     # -- public -------------------------------------------------------------------------------
 
@@ -133,13 +143,19 @@ class Evaluator:
         *,
         reach: bool = False,
         root_causes: bool = False,
+        previous: Evaluation | None = None,
     ) -> Evaluation:
-        """Evaluate `problems` (component id -> own state); unknown ids are ignored."""
+        """Evaluate `problems` (component id -> own state); unknown ids are ignored.
+
+        With `previous` (an evaluation of this evaluator), only the nodes that depend on a
+        component whose state changed since then are evaluated again.
+        """
         topo = self.topology
         problems = {c: s for c, s in problems.items() if c in topo.nodes}
         if not problems:
             return EMPTY
-        run = _Run(self, problems)
+        prior = previous.run if previous is not None else None
+        run = _Run(self, problems, prior if prior is not None and prior.ev is self else None)
         services: dict[str, ServiceFigure] = {}
         for sid in run.affected_services:
             combos = run.combos_for(sid)
@@ -163,6 +179,17 @@ class Evaluator:
                 continue
             critical = [s for s in used if topo.nodes[s].tier <= 2]
             combos = run.combos_for_many(used, key=f"segment:{segment.id}")
+            if len(combos) == 1:  # no active division: whole segment, no arithmetic
+                only = combos[0]
+                is_down = any(s in only.down for s in used)
+                segments[segment.id] = SegmentFigure.of(
+                    segment.id,
+                    segment.customers,
+                    ONE if is_down else ZERO,
+                    ONE if not is_down and any(s in only.bad for s in used) else ZERO,
+                    ONE if any(s in only.down for s in critical) else ZERO,
+                )
+                continue
             affected = degraded = crit = ZERO
             for c in combos:
                 if any(s in c.down for s in used):
@@ -171,7 +198,7 @@ class Evaluator:
                         crit += c.weight
                 elif any(s in c.bad for s in used):
                     degraded += c.weight
-            segments[segment.id] = SegmentFigure(
+            segments[segment.id] = SegmentFigure.of(
                 segment.id, segment.customers, affected, degraded, crit
             )
         down_reach: dict[str, frozenset[str]] = {}
@@ -187,18 +214,39 @@ class Evaluator:
             down_reach=down_reach,
             degraded_reach=degraded_reach,
             root_causes=roots,
+            run=run,
         )
 
 
 class _Run:
     """One evaluation: the affected region, its active divisions and the cached combinations."""
 
-    def __init__(self, evaluator: Evaluator, problems: Mapping[str, ProblemState]) -> None:
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        problems: Mapping[str, ProblemState],
+        prior: _Run | None = None,
+    ) -> None:
         self.ev = evaluator
         topo = evaluator.topology
         self.topo = topo
         self.problems = problems
         self.affected = topo.upstream(problems)
+        # Incremental: results of the previous run hold outside what the changes reach.
+        self.prior_eval: dict[Assignment, tuple[frozenset[str], frozenset[str]]] = {}
+        self.prior_bits: dict[tuple[Assignment, bool], dict[str, int]] = {}
+        self.dirty: set[str] = set()
+        self.dirty_layers: list[tuple[list[str], bool]] = []
+        if prior is not None:
+            changed = [
+                c
+                for c in set(problems) | set(prior.problems)
+                if problems.get(c) != prior.problems.get(c)
+            ]
+            self.dirty = topo.upstream(changed)
+            self.dirty_layers = _layers(topo, self.dirty)
+            self.prior_eval = prior._eval_cache
+            self.prior_bits = prior._bits_cache
         self.affected_services = sorted(
             (n for n in self.affected if topo.nodes[n].role == "business_service"),
             key=topo.order.__getitem__,
@@ -224,15 +272,7 @@ class _Run:
                 self.division_reach.setdefault(division, set()).add(node_id)
         for division, seeds in self.division_reach.items():
             self.division_reach[division] = topo.upstream(seeds)
-        # The affected region grouped by strongly connected component, dependencies first.
-        scc = topo.scc
-        grouped: dict[int, list[str]] = {}
-        for n in sorted(self.affected, key=topo.order.__getitem__):
-            grouped.setdefault(scc[n], []).append(n)
-        self.layers: list[tuple[list[str], bool]] = [
-            (group, len(group) > 1 or group[0] in topo.dependents[group[0]])
-            for _, group in sorted(grouped.items())
-        ]
+        self._layers: list[tuple[list[str], bool]] | None = None
         self._scope_cache: dict[str, frozenset[str]] = {}
         self._combo_cache: dict[frozenset[str], list[_Combo]] = {}
         self._eval_cache: dict[Assignment, tuple[frozenset[str], frozenset[str]]] = {}
@@ -288,8 +328,10 @@ class _Run:
             self.estimated = True
         combos = []
         for assignment, weight in weighted:
-            down, bad = self._evaluate(assignment)
-            combos.append(_Combo(weight, down, bad, dict(assignment)))
+            # "rest" is what a missing division means: one key per distinct evaluation
+            key = tuple(pair for pair in assignment if pair[1] != REST)
+            down, bad = self._evaluate(key)
+            combos.append(_Combo(weight, down, bad, dict(key)))
         self._combo_cache[scope] = combos
         return combos
 
@@ -320,6 +362,13 @@ class _Run:
 
     # -- one combination -------------------------------------------------------------------
 
+    @property
+    def layers(self) -> list[tuple[list[str], bool]]:
+        """The affected region grouped by strongly connected component, dependencies first."""
+        if self._layers is None:
+            self._layers = _layers(self.topo, self.affected)
+        return self._layers
+
     def _changed_region(self, assignment: Assignment) -> set[str] | None:
         """Nodes whose state may differ from the all-rest evaluation; None for that one."""
         region: set[str] | None = None
@@ -340,18 +389,26 @@ class _Run:
         cached = self._eval_cache.get(assignment)
         if cached is not None:
             return cached
-        region = self._changed_region(assignment)
-        if region is None:
-            down: set[str] = set()
-            bad: set[str] = set()
+        prior = self.prior_eval.get(assignment)
+        layers = self.layers
+        region: set[str] | None
+        if prior is not None:
+            region = self.dirty
+            layers = self.dirty_layers
+            down = set(prior[0] - region)
+            bad = set(prior[1] - region)
         else:
-            base_down, base_bad = self._evaluate(())
-            down = set(base_down - region)
-            bad = set(base_bad - region)
+            region = self._changed_region(assignment)
+            if region is None:
+                down, bad = set(), set()
+            else:
+                base_down, base_bad = self._evaluate(())
+                down = set(base_down - region)
+                bad = set(base_bad - region)
         parts = dict(assignment)
         nodes = self.topo.nodes
         problems = self.problems
-        for group, cyclic in self.layers:
+        for group, cyclic in layers:
             while True:
                 changed = False
                 for n in group:
@@ -383,9 +440,9 @@ class _Run:
         trouble (down-carrying edges through down nodes; any edge through bad nodes), so one
         pass serves every service and every problem.
         """
-        order = self.topo.order
-        problems = sorted(self.problems, key=order.__getitem__)
-        bit = {p: 1 << i for i, p in enumerate(problems)}
+        problems = sorted(self.problems, key=self.topo.order.__getitem__)
+        bit = {p: self.ev.bit(p) for p in problems}
+        by_bit = {b.bit_length() - 1: p for p, b in bit.items()}
         down_reach: dict[str, set[str]] = {p: set() for p in problems}
         degraded_reach: dict[str, set[str]] = {p: set() for p in problems}
         by_scope: dict[frozenset[str], list[str]] = {}
@@ -401,10 +458,12 @@ class _Run:
                         (down_bits.get(sid, 0), down_reach),
                         (bad_bits.get(sid, 0), degraded_reach),
                     ):
-                        if bits:
-                            for p in problems:
-                                if bits & bit[p]:
-                                    reach[p].add(sid)
+                        while bits:
+                            low = bits & -bits
+                            p = by_bit.get(low.bit_length() - 1)
+                            if p is not None:  # a bit left by a problem of an earlier step
+                                reach[p].add(sid)
+                            bits ^= low
         return (
             {p: frozenset(s) for p, s in down_reach.items()},
             {p: frozenset(s) for p, s in degraded_reach.items()},
@@ -418,17 +477,27 @@ class _Run:
         cached = self._bits_cache.get(key)
         if cached is not None:
             return cached
-        region = self._changed_region(assignment)
-        if region is None:
-            bits: dict[str, int] = {}
+        prior = self.prior_bits.get(key)
+        layers = self.layers
+        region: set[str] | None
+        if prior is not None:
+            region = self.dirty
+            layers = self.dirty_layers
+            bits = dict(prior)
+            for n in region:
+                bits.pop(n, None)
         else:
-            base = self._propagate((), bit, down_only=down_only)
-            bits = {n: b for n, b in base.items() if n not in region}
+            region = self._changed_region(assignment)
+            if region is None:
+                bits = {}
+            else:
+                base = self._propagate((), bit, down_only=down_only)
+                bits = {n: b for n, b in base.items() if n not in region}
         down, bad = self._evaluate(assignment)
         trouble = down if down_only else bad
         parts = dict(assignment)
         nodes = self.topo.nodes
-        for group, cyclic in self.layers:
+        for group, cyclic in layers:
             while True:
                 changed = False
                 for n in group:
@@ -457,20 +526,18 @@ class _Run:
         for p, own in self.problems.items():
             scc = topo.scc[p]
             entries = topo.nodes[p].entries
-            explained = True
+            inside = {m for e in entries for m in e.members if topo.scc[m] == scc}
             for combo in self.combos_for(p):
-                inside = [m for e in entries for m in e.members if topo.scc[m] == scc]
-                down = combo.down.difference(inside)
-                bad = combo.bad.difference(inside)
+                # Members in p's own cycle count as up: only what comes from outside explains.
                 if own == "down":
-                    ok = _node_down(entries, down, combo.parts)
+                    down = combo.down - inside if inside else combo.down
+                    explained = _node_down(entries, down, combo.parts)
                 else:
-                    ok = _node_bad(entries, bad, combo.parts)
-                if not ok:
-                    explained = False
+                    bad = combo.bad - inside if inside else combo.bad
+                    explained = _node_bad(entries, bad, combo.parts)
+                if not explained:
+                    roots.add(p)
                     break
-            if not explained:
-                roots.add(p)
         return frozenset(roots)
 
 
@@ -509,3 +576,19 @@ def _node_bad(
     entries: tuple[Entry, ...], bad: set[str] | frozenset[str], parts: Mapping[str, str]
 ) -> bool:
     return any(m in bad for e in entries for m in _entry_members_in_play(e, parts))
+
+
+def _layers(topo: Topology, nodes: set[str]) -> list[tuple[list[str], bool]]:
+    """`nodes` grouped by strongly connected component in dependency order, leaves first;
+    each group says whether it is cyclic (must be iterated to its least fixed point)."""
+    rank = topo.rank
+    scc = topo.scc
+    layers: list[tuple[list[str], bool]] = []
+    current = -1
+    for n in sorted(nodes, key=rank.__getitem__):
+        if scc[n] != current:
+            current = scc[n]
+            layers.append(([n], n in topo.dependents[n]))
+        else:
+            layers[-1][0].append(n)
+    return [(group, cyclic or len(group) > 1) for group, cyclic in layers]

@@ -65,6 +65,7 @@ class _Incident:
     last_components: tuple[ComponentEntry, ...] = ()
     last_root_causes: tuple[str, ...] = ()
     title: str = ""
+    evaluation: Evaluation | None = None
 
     @property
     def active(self) -> bool:
@@ -113,8 +114,8 @@ class IncidentTracker:
         self._service_records: dict[str, ServiceImpact] = {}
         self._summary: ImpactSummary | None = None
         self._eval_cache: dict[frozenset[tuple[str, ProblemState]], Evaluation] = {}
-        self._set_topology(topology)
         self.global_eval: Evaluation = EMPTY
+        self._set_topology(topology)
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -160,7 +161,9 @@ class IncidentTracker:
         }
         # Root causes too: when one incident holds every problem (a storm), its own figures are
         # these, found in the cache.
-        g = self.evaluator.evaluate(problems, reach=True, root_causes=True)
+        g = self.evaluator.evaluate(
+            problems, reach=True, root_causes=True, previous=self.global_eval
+        )
         self._remember(problems, g)
         self.global_eval = g
         special: dict[str, EventType] = {}
@@ -339,7 +342,9 @@ class IncidentTracker:
 
     # -- figures and snapshots ---------------------------------------------------------------
 
-    def _evaluate_members(self, members: Iterable[str]) -> Evaluation:
+    def _evaluate_members(
+        self, members: Iterable[str], previous: Evaluation | None = None
+    ) -> Evaluation:
         problems: dict[str, ProblemState] = {}
         for m in members:
             h = self.health.get(m)
@@ -347,7 +352,7 @@ class IncidentTracker:
                 problems[m] = h.state
         cached = self._eval_cache.get(frozenset(problems.items()))
         if cached is None:
-            cached = self.evaluator.evaluate(problems, root_causes=True)
+            cached = self.evaluator.evaluate(problems, root_causes=True, previous=previous)
             self._remember(problems, cached)
         return cached
 
@@ -383,7 +388,8 @@ class IncidentTracker:
     def _build(self, inc: _Incident, now: Millis) -> IncidentSnapshot:
         topo = self.topology
         if inc.members:
-            ev = self._evaluate_members(inc.members)
+            ev = self._evaluate_members(inc.members, inc.evaluation)
+            inc.evaluation = ev
             roots = self._ordered_roots(ev)
             components = tuple(
                 self._component_entry(m, m in ev.root_causes)
@@ -556,6 +562,9 @@ class IncidentTracker:
             topology, bound=self.settings.combination_bound, seed=self.settings.seed
         )
         self._eval_cache = {}
+        self.global_eval = EMPTY  # evaluations of another topology are not reused
+        for inc in self.incidents.values():
+            inc.evaluation = None
 
 
 def _segment_impacts(topology: Topology, ev: Evaluation) -> tuple[SegmentImpact, ...]:

@@ -122,8 +122,17 @@ class ServiceImpact:
     incidents: tuple[str, ...]
     as_of: Millis
 
-    def material(self) -> ServiceImpact:
-        return replace(self, as_of=0)
+    def material(self) -> tuple[object, ...]:
+        """Everything but `as_of`: what makes a new record worth publishing."""
+        return (
+            self.state,
+            self.impact,
+            self.customers_affected,
+            self.customers_degraded,
+            self.incidents,
+            self.name,
+            self.tier,
+        )
 
 
 @dataclass(frozen=True, slots=True)

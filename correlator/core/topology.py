@@ -101,6 +101,8 @@ class Topology:
     """Each cycle (an SCC with more than one node, or a self-loop), members sorted."""
     order: Mapping[str, int]
     """node id -> position in file order (components first), for deterministic tie-breaks."""
+    rank: Mapping[str, int] = field(default_factory=dict)
+    """node id -> position in dependency order (by SCC, leaves first; then file order)."""
     warnings: tuple[str, ...] = ()
     _closures: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 

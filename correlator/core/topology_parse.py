@@ -96,6 +96,8 @@ def parse_topology(data: object, source: str = "<topology>") -> Topology:
     frozen_dependents = {k: tuple(sorted(v)) for k, v in dependents.items()}
     order = {node_id: i for i, node_id in enumerate(nodes)}
     scc, cycles = _strongly_connected(nodes, order)
+    ranked = sorted(nodes, key=lambda n: (scc[n], order[n]))
+    rank = {node_id: i for i, node_id in enumerate(ranked)}
     warnings = tuple(
         f"{source}: cycle: {' -> '.join(cycle)} (legal; evaluated as a least fixed point)"
         for cycle in cycles
@@ -113,6 +115,7 @@ def parse_topology(data: object, source: str = "<topology>") -> Topology:
         scc=scc,
         cycles=cycles,
         order=order,
+        rank=rank,
         warnings=warnings,
     )
 

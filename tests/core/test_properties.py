@@ -169,3 +169,19 @@ def test_replay_twice_gives_identical_bytes(steps: list[tuple[str, bool]]) -> No
         return out
 
     assert run() == run()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(problem_sets, min_size=2, max_size=6))
+def test_incremental_evaluation_equals_evaluation_from_scratch(
+    steps: list[dict[str, ProblemState]],
+) -> None:
+    evaluator = Evaluator(TOPO)
+    previous = None
+    for problems in steps:
+        incremental = evaluator.evaluate(
+            problems, reach=True, root_causes=True, previous=previous
+        )
+        fresh = Evaluator(TOPO).evaluate(problems, reach=True, root_causes=True)
+        assert incremental == fresh
+        previous = incremental
