@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "correlator.commands.topology",
     "correlator.commands.replay",
     "correlator.commands.broker",
+    "correlator.commands.worker",
     "correlator.commands.incidents",
     "correlator.commands.simulate",
     "correlator.commands.generate",

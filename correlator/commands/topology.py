@@ -1,4 +1,4 @@
-"""`correlator topology validate|show FILE`."""
+"""`correlator topology validate|show|publish FILE`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ def register(subparsers: Any) -> None:
     show = actions.add_parser("show", help="node counts, cycles, what each service depends on")
     show.add_argument("file")
     show.set_defaults(func=_show)
+    publish = actions.add_parser(
+        "publish", help="validate, then publish to the topology topic (workers hot-reload it)"
+    )
+    publish.add_argument("file")
+    from correlator.commands.worker import add_broker_options
+
+    add_broker_options(publish)
+    publish.set_defaults(func=_publish)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -61,4 +69,44 @@ def _show(args: argparse.Namespace) -> int:
     for warning in topology.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(describe(topology))
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from correlator.broker import ensure_topics
+    from correlator.commands.worker import security_from_env
+    from correlator.errors import BrokerError, CorrelatorError
+    from correlator.stream.config import WorkerConfig
+    from correlator.stream.topics import topic_specs, topics_for
+    from correlator.stream.topology import publish_topology
+
+    topology = load_topology(args.file)
+    for warning in topology.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    text = Path(args.file).read_text(encoding="utf-8")
+    config = WorkerConfig(
+        broker=args.broker, topic_prefix=args.prefix, security=security_from_env()
+    )
+    topic = topics_for(config).topology
+
+    async def publish() -> None:
+        specs = [s for s in topic_specs(config) if s.name == topic]
+        await ensure_topics(config.bootstrap, specs, timeout=20)
+        await asyncio.wait_for(publish_topology(config, topology, text, args.file), 20)
+
+    import logging
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # errors are reported as one line
+    try:
+        asyncio.run(publish())
+    except CorrelatorError:
+        raise
+    except Exception as exc:
+        raise BrokerError(
+            f"cannot publish to {config.bootstrap}: {exc or type(exc).__name__}"
+        ) from None
+    print(f"{args.file}: published {topology.name} version {topology.version} to {topic}")
     return 0

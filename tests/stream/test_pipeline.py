@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 from worker_harness import (
+    ACME_TOPOLOGY,
     SCENARIOS,
     TOPOLOGIES,
     incident_view,
@@ -79,7 +80,7 @@ async def _equal(actual: Any, want: Any) -> tuple[bool, Any]:
     return got == want, {"got": got, "want": want}
 
 
-ACME = TOPOLOGIES / "acme-shop.yaml"
+ACME = ACME_TOPOLOGY
 ACME_LINES = (SCENARIOS / "acme-shop-cart-shard-down.jsonl").read_bytes().splitlines()
 FIXTURES = Path(__file__).resolve().parents[1] / "adapters" / "fixtures"
 REAL_FORMAT = {  # fixture → a received_at that makes its event times valid

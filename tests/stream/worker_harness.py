@@ -23,6 +23,7 @@ from correlator.stream.topics import topics_for
 ROOT = Path(__file__).resolve().parents[2]
 TOPOLOGIES = ROOT / "topologies"
 SCENARIOS = TOPOLOGIES / "scenarios"
+ACME_TOPOLOGY = TOPOLOGIES / "acme-shop.yaml"
 
 
 def make_config(bootstrap: str, topology: Path | str | None, **overrides: Any) -> WorkerConfig:
