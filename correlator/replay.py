@@ -141,6 +141,7 @@ class Replay:
             received if received is not None else 0,
             fmt=item.fmt or self.fmt,
             max_bytes=self.max_bytes,
+            recorded=item.received_at is None,
         )
         if decoded.dead_letters:
             self.engine.record_invalid(len(decoded.dead_letters))

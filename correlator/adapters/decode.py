@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import orjson
 
 from correlator.adapters import alertmanager, canonical, cloudwatch, grafana, opsgenie, pagerduty
 from correlator.adapters.fields import Converted, json_type
-from correlator.core.alerts import Alert, AlertError
+from correlator.core.alerts import RECORDED, Alert, AlertError
 from correlator.core.timefmt import Millis
 
 MAX_BYTES = 1_048_576
@@ -65,13 +65,23 @@ class Decoded:
 
 
 def decode_payload(
-    raw: bytes, received_at: Millis, *, fmt: str | None = None, max_bytes: int = MAX_BYTES
+    raw: bytes,
+    received_at: Millis,
+    *,
+    fmt: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    recorded: bool = False,
 ) -> Decoded:
     """Decode one raw payload of any supported format (or of `fmt`, when the producer named it).
 
     Never raises on bad input; `received_at` is the ingress time, the clock is never read.
+    With `recorded` (replaying a recording whose arrival times are unknown), each alert is
+    taken as received at its own event time, and `received_at` only stands in for alerts
+    whose format carries none (a PagerDuty resolve).
     """
     try:
+        if recorded:
+            return _restamp(_decode(raw, RECORDED, fmt, max_bytes), received_at)
         return _decode(raw, received_at, fmt, max_bytes)
     except Exception as exc:  # last resort: the worker never crashes on input
         reason = f"internal error while decoding: {type(exc).__name__}: {exc}"
@@ -152,6 +162,20 @@ def _decode(raw: bytes, received_at: Millis, fmt: str | None, max_bytes: int) ->
         DeadLetter(r.reason, name, received_at, *_item_excerpt(r.item, raw)) for r in out.rejected
     )
     return Decoded(tuple(out.alerts), dead, tuple(out.notes), name)
+
+
+def _restamp(decoded: Decoded, fallback: Millis) -> Decoded:
+    alerts = []
+    for alert in decoded.alerts:
+        if alert.received_at == RECORDED:
+            own = alert.event_time
+            alert = replace(alert, received_at=own if own != RECORDED else fallback)
+        alerts.append(alert)
+    dead = tuple(
+        replace(d, received_at=fallback) if d.received_at == RECORDED else d
+        for d in decoded.dead_letters
+    )
+    return Decoded(tuple(alerts), dead, decoded.notes, decoded.format)
 
 
 def _rejected_payload(reason: str, raw: bytes, received_at: Millis, fmt: str | None) -> Decoded:
