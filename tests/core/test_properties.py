@@ -179,9 +179,7 @@ def test_incremental_evaluation_equals_evaluation_from_scratch(
     evaluator = Evaluator(TOPO)
     previous = None
     for problems in steps:
-        incremental = evaluator.evaluate(
-            problems, reach=True, root_causes=True, previous=previous
-        )
+        incremental = evaluator.evaluate(problems, reach=True, root_causes=True, previous=previous)
         fresh = Evaluator(TOPO).evaluate(problems, reach=True, root_causes=True)
         assert incremental == fresh
         previous = incremental
