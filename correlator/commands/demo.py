@@ -1,0 +1,166 @@
+"""`correlator demo`: one command for the whole product on this machine.
+
+Starts a local broker, a worker and the simulator as child processes, then opens the war room
+on the same broker. Everything stops when the war room closes (or after `--duration`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from correlator.broker import start_broker
+from correlator.errors import UsageError
+from correlator.topology_files import load_topology
+
+DEFAULT_TOPOLOGY = Path("topologies") / "acme-shop.yaml"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="local broker, worker, simulated alert storms and the war room, in one command",
+        description="Start a local Kafka broker, a correlator worker and the alert simulator, "
+        "then open the war room on them. Quit the war room (q) to stop everything.",
+    )
+    parser.add_argument(
+        "--topology", default=str(DEFAULT_TOPOLOGY), help="topology (default %(default)s)"
+    )
+    parser.add_argument(
+        "--kind",
+        choices=["kafka", "tansu", "auto"],
+        default="auto",
+        help="local broker to run (default: kafka when Java is present)",
+    )
+    parser.add_argument("--scenario", default="storm", help="simulator scenario (default storm)")
+    parser.add_argument("--rate", type=float, default=20.0, help="alerts/s (default 20)")
+    parser.add_argument(
+        "--as",
+        dest="user",
+        default=os.environ.get("USER", "demo"),
+        help="your name on acknowledgements",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        help="run headless for this many seconds, then print what the war room showed and "
+        "exit (0 when it showed incidents): for scripts and tests",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    topology_path = Path(args.topology)
+    load_topology(topology_path)  # a bad topology fails here, in one line
+    workdir = Path(tempfile.mkdtemp(prefix="correlator-demo-"))
+    broker = start_broker(args.kind, None)
+    children: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = []
+    try:
+        print(f"broker ready at {broker.bootstrap}; logs and history in {workdir}", flush=True)
+        base = [sys.executable, "-m", "correlator"]
+        children.append(
+            _spawn(
+                [
+                    *base,
+                    "worker",
+                    "--broker",
+                    broker.bootstrap,
+                    "--topology",
+                    str(topology_path),
+                    "--db",
+                    f"sqlite:///{workdir / 'history.db'}",
+                ],
+                workdir / "worker.log",
+            )
+        )
+        children.append(
+            _spawn(
+                [
+                    *base,
+                    "simulate",
+                    "--topology",
+                    str(topology_path),
+                    "--broker",
+                    broker.bootstrap,
+                    "--rate",
+                    str(args.rate),
+                    "--scenario",
+                    args.scenario,
+                ],
+                workdir / "simulate.log",
+            )
+        )
+        print(
+            f"worker and simulator started; history: correlator incidents list --db "
+            f"sqlite:///{workdir / 'history.db'}",
+            flush=True,
+        )
+        return _warroom(broker.bootstrap, args.user, args.duration, children)
+    finally:
+        for process, log in reversed(children):
+            _stop(process)
+            log.close()
+        broker.stop()
+
+
+def _spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    return process, log
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _warroom(
+    bootstrap: str,
+    user: str,
+    duration: float | None,
+    children: list[tuple[subprocess.Popen[bytes], IO[bytes]]],
+) -> int:
+    from tui.app import WarRoomApp, wall_clock
+    from tui.feeds.kafka import KafkaFeed
+
+    app = WarRoomApp(KafkaFeed(bootstrap, ""), user=user, clock=wall_clock)
+    if duration is None:
+        app.run()
+        return 0
+
+    failed: list[str] = []
+
+    async def autopilot(pilot: Any) -> None:
+        deadline = time.monotonic() + duration
+        while time.monotonic() < deadline and not failed:
+            for process, log in children:
+                if process.poll() is not None:
+                    failed.append(f"{log.name} ended with status {process.returncode}: see it")
+            await asyncio.sleep(0.5)
+        pilot.app.exit()
+
+    app.run(headless=True, auto_pilot=autopilot)
+    if failed:
+        raise UsageError(failed[0])
+    incidents = app.state.open_incidents()
+    summary = app.state.summary or {}
+    print(
+        f"war room showed {len(incidents)} open incidents, "
+        f"{summary.get('customers_affected', 0):,} customers affected",
+        flush=True,
+    )
+    return 0 if incidents else 1
