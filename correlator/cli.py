@@ -14,6 +14,7 @@ from correlator.errors import CorrelatorError
 COMMAND_MODULES = (
     "correlator.commands.topology",
     "correlator.commands.replay",
+    "correlator.commands.demo",
     "correlator.commands.broker",
     "correlator.commands.worker",
     "correlator.commands.incidents",
