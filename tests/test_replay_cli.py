@@ -105,7 +105,7 @@ def test_summary_of_the_worked_example(tmp_path: Path) -> None:
         ),
         (
             "apiVersion: correlator/v1\nname: x\ncomponents: [{id: a}, {id: a}]\n",
-            "bad.yaml: components 'a': duplicate id (also in components)",
+            "bad.yaml: component 'a': duplicate id (also a component)",
         ),
         ("name: [unclosed\n", "bad.yaml: line 2: not valid YAML/JSON: expected ',' or ']'"),
     ],

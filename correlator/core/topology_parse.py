@@ -64,7 +64,11 @@ def parse_topology(data: object, source: str = "<topology>") -> Topology:
     raw_segments = _list(ctx, data, "segments")
 
     node_ids: dict[str, str] = {}
-    for section, items in (("components", raw_components), ("business_services", raw_services)):
+    sections = (
+        ("components", "component", raw_components),
+        ("business_services", "business service", raw_services),
+    )
+    for section, singular, items in sections:
         for index, item in enumerate(items):
             where = f"{section}[{index}]"
             if not isinstance(item, Mapping):
@@ -72,9 +76,9 @@ def parse_topology(data: object, source: str = "<topology>") -> Topology:
             node_id = _ident(ctx, where, item.get("id"))
             if node_id in node_ids:
                 raise ctx.fail(
-                    f"{section} {node_id!r}", f"duplicate id (also in {node_ids[node_id]})"
+                    f"{singular} {node_id!r}", f"duplicate id (also a {node_ids[node_id]})"
                 )
-            node_ids[node_id] = section
+            node_ids[node_id] = singular
 
     nodes: dict[str, Node] = {}
     for item in raw_components:
@@ -86,7 +90,6 @@ def parse_topology(data: object, source: str = "<topology>") -> Topology:
     _check_aliases(ctx, nodes)
 
     segments = _parse_segments(ctx, raw_segments, nodes)
-    _check_anonymous_divisions(ctx, nodes, divisions)
 
     dependents: dict[str, set[str]] = {node_id: set() for node_id in nodes}
     for node in nodes.values():
@@ -187,6 +190,8 @@ def _parse_divisions(ctx: _Ctx, items: list[Any]) -> dict[str, Division]:
         _check_keys(ctx, where, item, _DIVISION_KEYS)
         if division_id in divisions:
             raise ctx.fail(where, "duplicate id")
+        if division_id.startswith("split:"):
+            raise ctx.fail(where, "ids starting with 'split:' are reserved for anonymous splits")
         raw = item.get("shares")
         if isinstance(raw, list) and raw:
             parts = tuple(str(p) for p in raw)
@@ -213,6 +218,8 @@ def _members(ctx: _Ctx, where: str, value: object, node_ids: Mapping[str, str]) 
             raise ctx.fail(where, f"{member!r} is not an id")
         if member not in node_ids:
             raise ctx.fail(where, f"unknown reference {member!r}")
+        if member in members:
+            raise ctx.fail(where, f"{member!r} appears twice")
         members.append(member)
     return tuple(members)
 
@@ -284,6 +291,9 @@ def _parse_split(
         missing = [p for p in division.parts if p not in mapping]
         if missing:
             raise ctx.fail(where, f"missing part {missing[0]!r} of division {division.id!r}")
+        for part in division.parts:
+            if not isinstance(mapping[part], str):
+                raise ctx.fail(where, f"part {part!r} must name one component, not a list")
         members = tuple(_members(ctx, where, mapping[p], node_ids)[0] for p in division.parts)
         return Entry("split", members, division=division.id, parts=division.parts)
     if isinstance(raw, list) and raw:
@@ -413,15 +423,6 @@ def _parse_segments(ctx: _Ctx, items: list[Any], nodes: Mapping[str, Node]) -> t
             )
         )
     return tuple(segments)
-
-
-def _check_anonymous_divisions(
-    ctx: _Ctx, nodes: Mapping[str, Node], divisions: Mapping[str, Division]
-) -> None:
-    """An anonymous division id must not collide with a named one (it starts with 'split:')."""
-    for division in divisions.values():
-        if not division.anonymous and division.id.startswith("split:"):
-            raise ctx.fail(f"division {division.id!r}", "ids starting with 'split:' are reserved")
 
 
 def _strongly_connected(

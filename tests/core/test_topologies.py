@@ -200,7 +200,7 @@ BROKEN: list[tuple[str, Mutation, str]] = [
     (
         "duplicate-id",
         lambda d: d["components"].append({"id": "etcd-2", "kind": "etcd"}),
-        "components 'etcd-2': duplicate id (also in components)",
+        "component 'etcd-2': duplicate id (also a component)",
     ),
     (
         "unknown-reference",
