@@ -80,6 +80,8 @@ class WorkerConfig:
     store: str = "memory://"
     ingest_batch: int = 2000
     """At most this many raw records per `getmany` of the ingest stage."""
+    impact_batch: int = 500
+    """At most this many `impact.input` records per impact step."""
     max_payload_bytes: int = 1_048_576
     fast_timeouts: bool = False
     """Short session and commit timeouts (tests, local demo)."""

@@ -16,6 +16,7 @@ import asyncio
 import time
 from typing import Any
 
+from correlator.core.health import ComponentHealth
 from correlator.core.incidents import StepResult
 from correlator.core.timefmt import parse_time
 from correlator.errors import CorrelatorError
@@ -77,24 +78,39 @@ class ImpactStage:
         incidents = latest_by_key(await read_to_end(config, topics.incidents))
         return health, [snapshot_from_dict(loads(v)) for v in incidents.values()]
 
-    def apply(self, state: ImpactState, value: bytes) -> StepResult:
-        """One `impact.input` record."""
+    def apply(self, state: ImpactState, values: list[bytes]) -> StepResult:
+        """A batch of `impact.input` records, in order. Consecutive health records are applied
+        as one step (as if they had arrived together): under a storm the tracker re-evaluates
+        once per batch instead of once per component change."""
         wall = time.monotonic()
         self.last_input = wall
-        d = loads(value)
+        result = StepResult()
+        health: list[ComponentHealth] = []
+        for value in values:
+            d = loads(value)
+            if d.get("type") == "health":
+                received = d.get("received_at")
+                if isinstance(received, int):
+                    self.lag = max(0.0, time.time() - received / 1000)
+                health.append(health_from_dict(d["health"]))
+                continue
+            if health:
+                result.extend(state.on_health(health, wall))
+                health = []
+            result.extend(self._apply_one(state, d, wall))
+        if health:
+            result.extend(state.on_health(health, wall))
+        return result
+
+    def _apply_one(self, state: ImpactState, d: dict[str, Any], wall: float) -> StepResult:
         kind = d.get("type")
-        if kind == "health":
-            received = d.get("received_at")
-            if isinstance(received, int):
-                self.lag = max(0.0, time.time() - received / 1000)
-            return state.on_health(health_from_dict(d["health"]), wall)
         if kind == "tick":
             return state.on_tick(parse_time(d["at"]), wall)
         if kind == "heartbeat":
             return state.on_heartbeat(str(d["source"]), parse_time(d["at"]), wall)
         if kind == "ack":
             if not isinstance(d.get("incident"), str) or not isinstance(d.get("at"), str):
-                log.warning("impact: ignoring a malformed acknowledgement: %s", value[:200])
+                log.warning("impact: ignoring a malformed acknowledgement: %r", d)
                 return StepResult()
             by = str(d.get("by") or "unknown")
             return state.on_ack(d["incident"], by, parse_time(d["at"]), wall)
@@ -138,11 +154,12 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
 
     @decorate  # type: ignore[untyped-decorator]
     async def impact(stream: Any) -> None:
-        async for value in stream:
+        # `take` acks the batch only after this body has sent its outputs (at-least-once).
+        async for values in stream.take(config.impact_batch, within=0.005):
             state = await stage.ready()
-            result = stage.apply(state, value)
+            result = stage.apply(state, list(values))
             await ctx.send(stage.outputs(result))
-            ctx.count("impact.inputs")
+            ctx.count("impact.inputs", len(values))
 
     decorate = app.timer(config.tick_interval, name=f"{config.app_id}.impact_tick")
 

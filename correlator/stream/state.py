@@ -304,10 +304,11 @@ class ImpactState:
         now = self.clock.observe(max(times), wall)
         return restore_incidents(self.tracker, snaps, records, now)
 
-    def on_health(self, record: ComponentHealth, wall: float) -> StepResult:
-        now = self.clock.observe(record.as_of, wall)
+    def on_health(self, records: list[ComponentHealth], wall: float) -> StepResult:
+        """Health records that arrived together: one step at the newest of their times."""
+        now = self.clock.observe(max(r.as_of for r in records), wall)
         result = self._stale_sources(now)
-        result.extend(self.tracker.apply_health([record], now))
+        result.extend(self.tracker.apply_health(records, now))
         return result
 
     def on_tick(self, at: Millis, wall: float) -> StepResult:
