@@ -8,7 +8,7 @@ change. It turns canonical alerts into `AlertTransition`s for the health stage.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,6 +46,18 @@ class _Tracked:
     deadline: Millis | None
 
 
+@dataclass(frozen=True, slots=True)
+class TrackedAlert:
+    """What the alert-state stage persists per fingerprint (written only when it changes)."""
+
+    fingerprint: str
+    component: str
+    active: bool
+    last_change: Millis
+    alert: Alert
+    deadline: Millis | None
+
+
 Resolver = Callable[[Mapping[str, str]], tuple[str | None, tuple[tuple[str, str], ...]]]
 """labels -> (component or None, the (label, value) pairs tried)."""
 
@@ -59,6 +71,29 @@ class AlertBook:
 
     def __len__(self) -> int:
         return len(self._alerts)
+
+    @classmethod
+    def restore(cls, entries: Iterable[TrackedAlert]) -> AlertBook:
+        """A book holding exactly `entries` (as exported), expiry deadlines rescheduled."""
+        book = cls()
+        for e in entries:
+            book._alerts[e.fingerprint] = _Tracked(
+                e.component, e.active, e.last_change, e.alert, e.deadline
+            )
+            if e.active:
+                book._schedule(e.deadline, e.fingerprint)
+        return book
+
+    def export(self, fingerprint: str) -> TrackedAlert | None:
+        """One fingerprint's state, to persist after a change."""
+        t = self._alerts.get(fingerprint)
+        if t is None:
+            return None
+        return TrackedAlert(fingerprint, t.component, t.active, t.last_change, t.alert, t.deadline)
+
+    def entries(self) -> list[TrackedAlert]:
+        """Every fingerprint the book knows."""
+        return [e for fp in self._alerts if (e := self.export(fp)) is not None]
 
     def active_count(self) -> int:
         return sum(1 for t in self._alerts.values() if t.active)

@@ -8,7 +8,7 @@ tests and the stream all drive identical code. Time is event time, passed in wit
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from correlator.core.alert_state import AlertBook, AlertTransition, Resolver
@@ -53,6 +53,17 @@ def matcher_resolver(topology: Topology) -> Resolver:
     return resolve
 
 
+def is_heartbeat(alert: Alert, selectors: Iterable[Mapping[str, str]] = ()) -> bool:
+    """`Watchdog` (the kube-prometheus always-firing alert) or a configured heartbeat selector."""
+    if alert.name == HEARTBEAT_ALERTNAME:
+        return True
+    labels = alert.labels
+    return any(
+        all(fnmatch.fnmatchcase(labels.get(k, ""), v) for k, v in selector.items())
+        for selector in selectors
+    )
+
+
 def heartbeat_source(alert: Alert) -> str:
     """Which source a heartbeat vouches for."""
     labels = alert.labels
@@ -87,7 +98,7 @@ class Engine:
             self.counts.invalid += 1
             return result
         now = self._advance(alert.event_time)
-        if self._is_heartbeat(alert):
+        if is_heartbeat(alert, self.settings.heartbeat_selectors):
             self.counts.heartbeats += 1
             source = heartbeat_source(alert)
             self.heartbeats[source] = max(self.heartbeats.get(source, now), alert.event_time)
@@ -147,15 +158,6 @@ class Engine:
     def _advance(self, t: Millis) -> Millis:
         self.clock = t if self.clock is None else max(self.clock, t)
         return self.clock
-
-    def _is_heartbeat(self, alert: Alert) -> bool:
-        if alert.name == HEARTBEAT_ALERTNAME:
-            return True
-        labels = alert.labels
-        return any(
-            all(fnmatch.fnmatchcase(labels.get(k, ""), v) for k, v in selector.items())
-            for selector in self.settings.heartbeat_selectors
-        )
 
     def _expire_and_step(
         self, now: Millis, transitions: list[AlertTransition] | None = None

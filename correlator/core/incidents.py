@@ -261,6 +261,86 @@ class IncidentTracker:
         self._publish_summary(now, result)
         return result
 
+    def restore(
+        self,
+        snapshots: Iterable[IncidentSnapshot],
+        health: Iterable[ComponentHealth],
+        now: Millis,
+    ) -> StepResult:
+        """Load the last published snapshots and health records into this fresh tracker.
+
+        Re-evaluates at `now` and returns only what differs from what was published: events for
+        incidents whose snapshot changed (`seq` continues from the stored one; an incident
+        already open is never opened again), plus the current service and summary records
+        (idempotent on their compacted topics). The stream's impact stage calls it on start.
+        """
+        for record in health:
+            if record.state != "healthy" or record.alert_count:
+                self.health[record.id] = record
+        problems = {c for c, h in self.health.items() if h.state != "healthy"}
+        stored: dict[str, IncidentSnapshot] = {}
+        for snap in sorted(snapshots, key=lambda s: (s.opened_at, s.id)):
+            stored[snap.id] = snap
+            members = (
+                {c.id for c in snap.components if c.state != "healthy"} & problems
+                if snap.status == "open"
+                else set()
+            )
+            memberless_open = snap.status == "open" and not any(
+                c.state != "healthy" for c in snap.components
+            )
+            inc = _Incident(
+                id=snap.id,
+                opened_at=snap.opened_at,
+                status=snap.status,
+                members=set(),
+                seq=snap.seq,
+                updated_at=snap.updated_at,
+                resolved_at=snap.resolved_at,
+                merged_into=snap.merged_into,
+                pending_since=snap.updated_at if memberless_open else None,
+                last_reach=frozenset(s.id for s in snap.business_services if s.impact > 0)
+                or frozenset(s.id for s in snap.business_services),
+                services=frozenset(s.id for s in snap.business_services),
+                snapshot=snap,
+                severity=snap.severity,
+                peak_customers=snap.peak_customers_affected,
+                peak_severity=snap.peak_severity,
+                ack_by=snap.acknowledged_by,
+                ack_at=snap.acknowledged_at,
+                last_components=snap.components,
+                last_root_causes=snap.root_causes,
+                title=snap.title,
+            )
+            self.incidents[inc.id] = inc
+            self.opened_total += 1
+            for component in snap.components:
+                self.last_incident_of.setdefault(component.id, inc.id)
+                if inc.status != "merged":
+                    self.last_incident_of[component.id] = inc.id
+            for member in members:
+                if member not in self.member_of:
+                    self._add(inc, member)
+            inc.pending_since = snap.updated_at if memberless_open else None
+        result = self.step(now)
+        kept = []
+        for event in result.events:
+            inc = self.incidents[event.incident.id]
+            before = stored.get(inc.id)
+            if (
+                event.type == "incident.updated"
+                and before is not None
+                and _comparable(before) == _comparable(event.incident)
+            ):
+                # Unchanged but for rounding: keep the stored publication, emit nothing.
+                inc.seq = before.seq
+                inc.updated_at = before.updated_at
+                inc.snapshot = replace(event.incident, seq=before.seq, updated_at=before.updated_at)
+                continue
+            kept.append(event)
+        result.events = kept
+        return result
+
     def next_deadline(self) -> Millis | None:
         """When a pending incident will resolve, if any (for idle clock ticks and replay)."""
         deadlines = [
@@ -633,3 +713,12 @@ def _title(
         shown = ", ".join(roots[:3]) + (f" +{len(roots) - 3} more" if len(roots) > 3 else "")
         return f"{what} — {figures} ({label}: {shown})"
     return f"{what} — {figures}"
+
+
+def _comparable(snapshot: IncidentSnapshot) -> IncidentSnapshot:
+    """A snapshot as its JSON record shows it: impacts to 6 decimals, no per-publication fields."""
+    services = tuple(
+        replace(s, impact=Fraction(str(round(float(s.impact), 6))))
+        for s in snapshot.business_services
+    )
+    return replace(snapshot.material(), business_services=services)

@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 
 from correlator.adapters import DeadLetter
+from correlator.core.alert_state import TrackedAlert
 from correlator.core.alerts import Alert
 from correlator.core.health import ComponentHealth
-from correlator.core.restore import TrackedAlert
 from correlator.core.snapshot import (
     ComponentEntry,
     IncidentSnapshot,

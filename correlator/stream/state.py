@@ -7,22 +7,14 @@ here is synchronous and testable without a broker; the decisions themselves stay
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from correlator.core.alert_state import AlertBook, AlertTransition, Resolver
+from correlator.core.alert_state import AlertBook, AlertTransition, Resolver, TrackedAlert
 from correlator.core.alerts import Alert
-from correlator.core.engine import HEARTBEAT_ALERTNAME, EngineSettings, heartbeat_source
+from correlator.core.engine import EngineSettings, heartbeat_source, is_heartbeat
 from correlator.core.health import ComponentHealth, HealthBook
 from correlator.core.incidents import IncidentTracker, StepResult, UnmappedAlert
-from correlator.core.restore import (
-    TrackedAlert,
-    restore_alert_book,
-    restore_incidents,
-    tracked_alert,
-    tracked_alerts,
-)
 from correlator.core.snapshot import IncidentSnapshot
 from correlator.core.timefmt import MINUTE, Millis
 from correlator.core.topology import Topology
@@ -49,17 +41,6 @@ class IdleClock:
         if self.now is None:
             return None
         return self.now + max(0, int((wall - self._anchor) * 1000))
-
-
-def is_heartbeat(alert: Alert, selectors: Iterable[Mapping[str, str]]) -> bool:
-    """`Watchdog`, or an alert matching a configured heartbeat selector (as `Engine` decides)."""
-    if alert.name == HEARTBEAT_ALERTNAME:
-        return True
-    labels = alert.labels
-    return any(
-        all(fnmatch.fnmatchcase(labels.get(k, ""), v) for k, v in selector.items())
-        for selector in selectors
-    )
 
 
 # -- alert state (keyed by fingerprint) ----------------------------------------------------------
@@ -97,7 +78,7 @@ class AlertPartition:
         crash between the table write and the send of a transition would otherwise lose it (the
         health stage drops announcements it already has)."""
         items = list(entries)
-        part = cls(restore_alert_book(items), settings)
+        part = cls(AlertBook.restore(items), settings)
         out = AlertStateOutput()
         if items:
             now = part.clock.observe(max(e.last_change for e in items), wall)
@@ -139,10 +120,10 @@ class AlertPartition:
         return out
 
     def state_of(self, fingerprint: str) -> TrackedAlert | None:
-        return tracked_alert(self.book, fingerprint)
+        return self.book.export(fingerprint)
 
     def tracked(self) -> list[TrackedAlert]:
-        return tracked_alerts(self.book)
+        return self.book.entries()
 
     def _expire(self, now: Millis, out: AlertStateOutput) -> None:
         for t in self.book.expire(now):
@@ -302,7 +283,7 @@ class ImpactState:
         if not times:
             return StepResult()
         now = self.clock.observe(max(times), wall)
-        return restore_incidents(self.tracker, snaps, records, now)
+        return self.tracker.restore(snaps, records, now)
 
     def on_health(self, records: list[ComponentHealth], wall: float) -> StepResult:
         """Health records that arrived together: one step at the newest of their times."""
