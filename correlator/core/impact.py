@@ -94,6 +94,8 @@ class Evaluation:
     root_causes: frozenset[str] = frozenset()
     run: _Run | None = field(default=None, compare=False, repr=False)
     """The work behind these figures, reused when the next problem set is evaluated."""
+    with_reach: bool = field(default=False, compare=False, repr=False)
+    with_roots: bool = field(default=False, compare=False, repr=False)
 
     @cached_property
     def customers_affected(self) -> int:
@@ -154,6 +156,15 @@ class Evaluator:
         problems = {c: s for c, s in problems.items() if c in topo.nodes}
         if not problems:
             return EMPTY
+        if (
+            previous is not None
+            and previous.run is not None
+            and previous.run.ev is self
+            and previous.problems == problems
+            and (previous.with_reach or not reach)
+            and (previous.with_roots or not root_causes)
+        ):
+            return previous  # same problem states: same figures (new alerts on a known problem)
         prior = previous.run if previous is not None else None
         run = _Run(self, problems, prior if prior is not None and prior.ev is self else None)
         services: dict[str, ServiceFigure] = {}
@@ -215,6 +226,8 @@ class Evaluator:
             degraded_reach=degraded_reach,
             root_causes=roots,
             run=run,
+            with_reach=reach,
+            with_roots=root_causes,
         )
 
 

@@ -112,6 +112,7 @@ class IncidentTracker:
         self.opened_total = 0
         self.stale_sources: tuple[str, ...] = ()
         self._service_records: dict[str, ServiceImpact] = {}
+        self._service_inputs: tuple[Evaluation, dict[str, tuple[str, ...]]] | None = None
         self._summary: ImpactSummary | None = None
         self._eval_cache: dict[frozenset[tuple[str, ProblemState]], Evaluation] = {}
         self.global_eval: Evaluation = EMPTY
@@ -575,6 +576,14 @@ class IncidentTracker:
         for inc in self._active():
             for sid in sorted(inc.services):
                 incidents_of.setdefault(sid, []).append(inc.id)
+        inputs = (g, {sid: tuple(ids) for sid, ids in incidents_of.items()})
+        if (
+            self._service_inputs is not None
+            and self._service_inputs[0] is g
+            and (self._service_inputs[1] == inputs[1])
+        ):
+            return  # same figures, same incidents: every record would be unchanged
+        self._service_inputs = inputs
         users: dict[str, list[int]] = {}
         for segment in topo.segments:
             for sid in segment.uses:
