@@ -8,7 +8,7 @@ here is synchronous and testable without a broker; the decisions themselves stay
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from correlator.core.alert_state import AlertBook, AlertTransition, Resolver, TrackedAlert
 from correlator.core.alerts import Alert
@@ -293,7 +293,14 @@ class ImpactState:
         return result
 
     def on_tick(self, at: Millis, wall: float) -> StepResult:
-        return self._idle_step(self.clock.observe(at, wall))
+        """An idle clock tick. The summary is republished with the new `as_of` even when its
+        figures are unchanged: it is the pipeline's heartbeat, so a quiet, healthy system is
+        never mistaken for a dead one (the war room shows STALE when summaries stop)."""
+        now = self.clock.observe(at, wall)
+        result = self._idle_step(now)
+        if result.summary is None and self.tracker.summary is not None:
+            result.summary = replace(self.tracker.summary, as_of=now)
+        return result
 
     def on_heartbeat(self, source: str, at: Millis, wall: float) -> StepResult:
         now = self.clock.observe(at, wall)
