@@ -96,7 +96,14 @@ def register(subparsers: Any) -> None:
         "--web-port",
         type=_port,
         default=_port(web_port) if web_port and web_port.isdigit() else None,
-        help="serve Faust's web endpoints on this port (env CORRELATOR_WEB_PORT; default off)",
+        help="serve the webhook ingress (POST /ingest), GET /health and Faust's web pages on "
+        "this port (env CORRELATOR_WEB_PORT; default off)",
+    )
+    parser.add_argument(
+        "--ingest-token",
+        default=_env("CORRELATOR_INGEST_TOKEN"),
+        help="require `Authorization: Bearer TOKEN` on POST /ingest (env CORRELATOR_INGEST_TOKEN; "
+        "prefer the variable: flags show in process lists)",
     )
     parser.add_argument(
         "--guarantee",
@@ -138,6 +145,7 @@ def config_from_args(args: argparse.Namespace) -> WorkerConfig:
         engine=engine_settings(args),
         web_enabled=args.web_port is not None,
         web_port=args.web_port or 6066,
+        ingest_token=args.ingest_token or None,
     )
 
 
@@ -160,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
         from correlator.topology_files import load_topology
 
         load_topology(config.topology_path)  # a bad file is one line, before any connection
+    if config.db_url is not None:
+        from correlator.store.history import open_store
+
+        open_store(config.db_url).dispose()  # a bad URL or driver is one line, before starting
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     quiet = logging.getLogger("aiokafka")

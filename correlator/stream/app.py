@@ -7,14 +7,17 @@ topology to start with. `create_app` then builds the app; `correlator worker` ru
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 import faust
+from mode import Service
 
 from correlator.broker import ensure_topics
 from correlator.errors import UsageError
-from correlator.stream import actions, alert_state, health, impact, topology
+from correlator.stream import actions, alert_state, health, impact, ingress, topology
 from correlator.stream.config import WorkerConfig
 from correlator.stream.context import CurrentTopology, StageContext
 from correlator.stream.ingest import IngestService
@@ -70,6 +73,9 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
         "stream_wait_empty": False,
         "web_enabled": config.web_enabled,
         "web_port": config.web_port,
+        # The ingress reads bodies itself and answers 413 with the limit; aiohttp's own limit
+        # (1 MiB by default, for `request.read()`) must never be the tighter one.
+        "web_application_options": {"client_max_size": config.max_payload_bytes + 65536},
         "autodiscover": False,
         "broker_credentials": config.security.faust_credentials(),
     }
@@ -87,6 +93,64 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
     health.register(app, ctx)
     app.correlator_impact = impact.register(app, ctx)  # type: ignore[attr-defined]
     actions.register(app, ctx)
-    app.service(IngestService(ctx))  # type: ignore[arg-type]
+    ingest = IngestService(ctx)
+    app.service(ingest)  # type: ignore[arg-type]
     app.service(topology.TopologyWatcher(ctx))  # type: ignore[arg-type]
+    if config.web_enabled:
+        ingress.register(app, ctx, ingest)
+    if config.db_url is not None:
+        app.service(HistorySink(config))  # type: ignore[arg-type]
     return app
+
+
+class HistorySink(Service):
+    """The store sink (`correlator.store.run_sink`) inside the worker: `incident.events` into
+    the history database at `config.db_url`, in the consumer group `<prefix>correlator-store`.
+    Stopped through its stop event, so the batch in hand is committed or left for redelivery."""
+
+    restart_delay = 5.0
+
+    def __init__(self, config: WorkerConfig, **kwargs: Any) -> None:
+        self.config = config
+        self._stop_sink = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        super().__init__(**kwargs)
+
+    async def on_start(self) -> None:
+        self._stop_sink.clear()
+        self._task = asyncio.create_task(self._run(), name="correlator-history-sink")
+
+    async def on_stop(self) -> None:
+        self._stop_sink.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 30.0)
+            except TimeoutError:
+                log.warning("store sink did not stop within 30 s")
+
+    async def _run(self) -> None:
+        from correlator.store.history import display_url
+        from correlator.store.sink import run_sink
+
+        config = self.config
+        assert config.db_url is not None
+        while not self._stop_sink.is_set():
+            try:
+                counts = await run_sink(
+                    config.bootstrap,
+                    config.topic_prefix,
+                    config.db_url,
+                    group=f"{config.app_id}-store",
+                    stop_event=self._stop_sink,
+                )
+                log.info("store sink stopped: %s", counts)
+                return
+            except Exception as exc:  # the worker keeps running; the sink tries again
+                log.error(
+                    "store sink (%s) failed, restarting in %.0f s: %s",
+                    display_url(config.db_url),
+                    self.restart_delay,
+                    exc,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_sink.wait(), self.restart_delay)

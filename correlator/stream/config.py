@@ -76,13 +76,17 @@ class WorkerConfig:
     health_coalesce: float = 0.1
     """Health changes of one component reach `impact.input` at most this often."""
     web_enabled: bool = False
+    """Serve the web server: the webhook ingress, `/health` and Faust's own pages."""
     web_port: int = 6066
+    ingest_token: str | None = None
+    """When set, `POST /ingest` requires `Authorization: Bearer <token>`."""
     store: str = "memory://"
     ingest_batch: int = 2000
     """At most this many raw records per `getmany` of the ingest stage."""
     impact_batch: int = 500
     """At most this many `impact.input` records per impact step."""
     max_payload_bytes: int = 1_048_576
+    """Largest payload accepted: the ingress answers 413 above it, ingest dead-letters it."""
     fast_timeouts: bool = False
     """Short session and commit timeouts (tests, local demo)."""
 

@@ -52,7 +52,22 @@ class IngestService(Service):
         self._consumer: Any = None
         self._producer: Any = None
         self._partitions = 1
+        self.newest_read_ms: int | None = None
+        """Kafka timestamp of the newest raw record processed so far (for `GET /health`)."""
         super().__init__(**kwargs)
+
+    async def lag(self) -> dict[int, int | None]:
+        """Records behind, per `alerts.raw` partition this worker's ingest consumer holds:
+        highwater − position (None until a fetch of that partition told its highwater)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        out: dict[int, int | None] = {}
+        for tp in sorted(consumer.assignment()):
+            high = consumer.highwater(tp)
+            position = await consumer.position(tp)
+            out[tp.partition] = None if high is None else max(high - position, 0)
+        return out
 
     async def on_start(self) -> None:
         from aiokafka import AIOKafkaConsumer
@@ -107,6 +122,7 @@ class IngestService(Service):
             self.ctx.count(f"sent:{topics.keyed}", len(by_partition))
             await self._consumer.commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
             self.ctx.count("ingest.records", len(messages))
+            self.newest_read_ms = max(m.timestamp for m in messages)
             self.ctx.count("ingest.alerts", count)
             if dead:
                 self.ctx.count("ingest.dead_letters", len(dead))
