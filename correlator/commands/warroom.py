@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
         "warroom",
         help="the live war room: incidents by customers affected",
         description="The Textual war room. Live from Kafka by default; --replay plays an alert "
-        "file through the engine instead; --db reads incident history (not yet available).",
+        "file through the engine instead; --db follows the incident history database (read-only).",
     )
     source = parser.add_argument_group("source (one of)")
     source.add_argument(
@@ -35,7 +35,9 @@ def register(subparsers: Any) -> None:
     source.add_argument(
         "--replay", metavar="FILE", help="replay this alert file (needs --topology)"
     )
-    source.add_argument("--db", metavar="URL", help="incident history database (not yet available)")
+    source.add_argument(
+        "--db", metavar="URL", help="follow the incident history database (read-only; no acks)"
+    )
     parser.add_argument(
         "--prefix",
         default=None,
