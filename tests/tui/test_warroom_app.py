@@ -232,7 +232,11 @@ async def test_stale_banner_when_lag_passes_30_seconds(make_app: AppFactory) -> 
         await settle(pilot, feed)
         assert banner.reasons == ()
         now[0] += 5 * MINUTE  # and then the pipeline goes quiet
-        await pilot.pause(1.2)
+        # the once-a-second repaint notices; on a loaded machine allow it a few seconds
+        for _ in range(50):
+            if banner.reasons:
+                break
+            await pilot.pause(0.2)
         assert banner.reasons == ("no impact summary for 5m",)
 
 
