@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
@@ -88,7 +89,15 @@ def open_store(url: str | None = None, *, create: bool = True) -> Engine:
             # A server that does not answer should fail in seconds, not hang a command.
             args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
             engine = create_engine(url, pool_pre_ping=True, connect_args=args)
-        SQLModel.metadata.create_all(engine)
+        if create:
+            SQLModel.metadata.create_all(engine)
+        else:  # read-only callers: check, never create
+            missing = set(SQLModel.metadata.tables) - set(sa_inspect(engine).get_table_names())
+            if missing:
+                raise StoreError(
+                    f"{shown}: not a correlator history database (no table "
+                    f"{sorted(missing)[0]!r}; the worker's sink creates them)"
+                )
     except ModuleNotFoundError as exc:
         raise StoreError(f"{shown}: the database driver is not installed ({exc.name})") from None
     except (SQLAlchemyError, OSError) as exc:
