@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from correlator.commands.options import positive_int
 from correlator.store.history import (
     DB_ENV,
     StoreError,
@@ -38,23 +39,13 @@ def register(subparsers: Any) -> None:
         help="only incidents with this status (default: all)",
     )
     listing.add_argument(
-        "--limit", type=_positive, default=50, metavar="N", help="at most N rows (default 50)"
+        "--limit", type=positive_int, default=50, metavar="N", help="at most N rows (default 50)"
     )
     listing.set_defaults(func=_list)
     show = actions.add_parser("show", help="one incident: its latest snapshot and timeline")
     show.add_argument("id", metavar="ID", help="incident id (or an unambiguous prefix)")
     show.add_argument("--db", metavar="URL", help=db_help)
     show.set_defaults(func=_show)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
-    return value
 
 
 def _when(value: datetime | None) -> str:

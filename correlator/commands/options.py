@@ -40,7 +40,8 @@ def _fraction_arg(text: str) -> Fraction:
     return value
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -72,7 +73,7 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--combination-bound",
-        type=_positive_int,
+        type=positive_int,
         default=4096,
         help="sample past this many combinations per segment (default 4096)",
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from correlator.commands.options import positive_int
 from correlator.core.timefmt import Millis, TimeFormatError, parse_time
 from correlator.errors import BrokerError, UsageError
 from correlator.records import TOPIC_ALERTS_RAW
@@ -47,7 +48,7 @@ def register(subparsers: Any) -> None:
     )
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--duration", type=_positive_float, metavar="S", help="stop after S seconds")
-    stop.add_argument("--count", type=_positive_int, metavar="N", help="stop after N payloads")
+    stop.add_argument("--count", type=positive_int, metavar="N", help="stop after N payloads")
     parser.add_argument(
         "--scenario", choices=sorted(SCENARIOS), default="storm", help="default: storm"
     )
@@ -74,16 +75,6 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be positive: {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
     return value
 
 
