@@ -15,6 +15,13 @@ from fractions import Fraction
 from correlator.core.alerts import Alert
 from correlator.core.health import ComponentHealth
 from correlator.core.impact import EMPTY, Evaluation, Evaluator, ProblemState, round_half_up
+from correlator.core.presentation import (
+    comparable,
+    incident_title,
+    overlapping_groups,
+    segment_impacts,
+    severity_of,
+)
 from correlator.core.snapshot import (
     ComponentEntry,
     EventType,
@@ -22,7 +29,6 @@ from correlator.core.snapshot import (
     IncidentEvent,
     IncidentSnapshot,
     IncidentStatus,
-    SegmentImpact,
     ServiceEntry,
     ServiceImpact,
     Severity,
@@ -238,7 +244,7 @@ class IncidentTracker:
                 self._add(joined, p)
             else:
                 degraded_only.append(p)
-        for group in _overlapping_groups(degraded_only, g.degraded_reach):
+        for group in overlapping_groups(degraded_only, g.degraded_reach):
             self._reopen_or_open(group, now, special)
         self.unattached = tuple(unattached)
         for inc in self._active():
@@ -331,7 +337,7 @@ class IncidentTracker:
             if (
                 event.type == "incident.updated"
                 and before is not None
-                and _comparable(before) == _comparable(event.incident)
+                and comparable(before) == comparable(event.incident)
             ):
                 # Unchanged but for rounding: keep the stored publication, emit nothing.
                 inc.seq = before.seq
@@ -442,20 +448,6 @@ class IncidentTracker:
             self._eval_cache.clear()
         self._eval_cache[frozenset(problems.items())] = evaluation
 
-    def _severity(self, ev: Evaluation) -> Severity:
-        topo = self.topology
-        if any(f.impact == 1 and topo.nodes[sid].tier == 1 for sid, f in ev.services.items()):
-            return "SEV1"
-        critical = sum((s.customers * s.critical_weight for s in ev.segments.values()), Fraction())
-        total = topo.customers_total
-        if critical > 0 and total > 0 and critical >= self.settings.sev1_fraction * total:
-            return "SEV1"
-        if critical > 0:
-            return "SEV2"
-        if any(s.customers * s.affected_weight > 0 for s in ev.segments.values()):
-            return "SEV3"
-        return "SEV4"
-
     def _ordered_roots(self, ev: Evaluation) -> tuple[str, ...]:
         """Root causes by the customers each accounts for on its own, largest first."""
         order = self.topology.order
@@ -477,7 +469,7 @@ class IncidentTracker:
                 for m in sorted(inc.members, key=topo.order.__getitem__)
             )
             inc.last_components, inc.last_root_causes = components, roots
-            inc.severity = self._severity(ev)
+            inc.severity = severity_of(self.topology, ev, self.settings.sev1_fraction)
         else:
             ev = EMPTY
             roots = inc.last_root_causes
@@ -503,14 +495,14 @@ class IncidentTracker:
             )
             for f in services
         )
-        segments = _segment_impacts(topo, ev)
+        segments = segment_impacts(topo, ev)
         customers = ev.customers_affected
         if inc.members:
             inc.peak_customers = max(inc.peak_customers, customers)
             inc.peak_severity = (
                 worse(inc.peak_severity, inc.severity) if inc.snapshot else inc.severity
             )
-            inc.title = _title(
+            inc.title = incident_title(
                 topo, service_entries, customers, ev.customers_degraded, roots, components
             )
         return IncidentSnapshot(
@@ -625,7 +617,7 @@ class IncidentTracker:
             customers_affected=g.customers_affected,
             customers_degraded=g.customers_degraded,
             estimated=g.estimated,
-            segments=_segment_impacts(self.topology, g),
+            segments=segment_impacts(self.topology, g),
             unattached_problems=self.unattached,
             stale_sources=self.stale_sources,
             open_incidents=len(self._active()),
@@ -654,80 +646,3 @@ class IncidentTracker:
         self.global_eval = EMPTY  # evaluations of another topology are not reused
         for inc in self.incidents.values():
             inc.evaluation = None
-
-
-def _segment_impacts(topology: Topology, ev: Evaluation) -> tuple[SegmentImpact, ...]:
-    out = []
-    for segment in topology.segments:
-        figure = ev.segments.get(segment.id)
-        if figure is None or (figure.affected == 0 and figure.degraded == 0):
-            continue
-        out.append(
-            SegmentImpact(
-                segment.id, segment.name, segment.customers, figure.affected, figure.degraded
-            )
-        )
-    out.sort(key=lambda s: (-s.affected, -s.degraded, s.id))
-    return tuple(out)
-
-
-def _overlapping_groups(
-    problems: list[str], reach: Mapping[str, frozenset[str]]
-) -> list[list[str]]:
-    """Partition problems into groups whose reaches overlap (transitively), in input order."""
-    groups: list[tuple[list[str], set[str]]] = []
-    for p in problems:
-        r = set(reach.get(p, frozenset()))
-        hits = [g for g in groups if g[1] & r]
-        if not hits:
-            groups.append(([p], r))
-            continue
-        first = hits[0]
-        first[0].append(p)
-        first[1].update(r)
-        for other in hits[1:]:
-            first[0].extend(other[0])
-            first[1].update(other[1])
-            groups.remove(other)
-    return [g[0] for g in groups]
-
-
-_STATE_PHRASE = {"down": "down", "partial": "partly down", "degraded": "degraded", "ok": "ok"}
-
-
-def _title(
-    topology: Topology,
-    services: tuple[ServiceEntry, ...],
-    affected: int,
-    degraded: int,
-    roots: tuple[str, ...],
-    components: tuple[ComponentEntry, ...],
-) -> str:
-    if services:
-        head = services[0]
-        what = head.name
-        if len(services) > 1:
-            what += f" and {len(services) - 1} more service{'s' if len(services) > 2 else ''}"
-        what += f" {_STATE_PHRASE[head.state]}"
-    else:
-        what = ", ".join(c.id for c in components[:3]) + " in trouble"
-    if affected:
-        figures = f"{affected:,} customers affected"
-    elif degraded:
-        figures = f"{degraded:,} customers degraded"
-    else:
-        figures = "no customers affected yet"
-    if roots:
-        label = "root cause" if len(roots) == 1 else "root causes"
-        shown = ", ".join(roots[:3]) + (f" +{len(roots) - 3} more" if len(roots) > 3 else "")
-        return f"{what} — {figures} ({label}: {shown})"
-    return f"{what} — {figures}"
-
-
-def _comparable(snapshot: IncidentSnapshot) -> IncidentSnapshot:
-    """A snapshot as its JSON record shows it: impacts to 6 decimals, no per-publication fields."""
-    services = tuple(
-        replace(s, impact=Fraction(str(round(float(s.impact), 6))))
-        for s in snapshot.business_services
-    )
-    return replace(snapshot.material(), business_services=services)
