@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,8 +18,10 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from correlator.broker import start_broker
+from correlator.broker import ensure_topics, start_broker
 from correlator.errors import UsageError
+from correlator.stream.config import WorkerConfig
+from correlator.stream.topics import topic_specs
 from correlator.topology_files import load_topology
 
 DEFAULT_TOPOLOGY = Path("topologies") / "acme-shop.yaml"
@@ -60,10 +64,17 @@ def run(args: argparse.Namespace) -> int:
     topology_path = Path(args.topology)
     load_topology(topology_path)  # a bad topology fails here, in one line
     workdir = Path(tempfile.mkdtemp(prefix="correlator-demo-"))
+    # SIGTERM ends the demo like q or Ctrl-C: through the `finally` that stops the children and
+    # the broker (Python's default would leave them running).
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     broker = start_broker(args.kind, None)
     children: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = []
     try:
         print(f"broker ready at {broker.bootstrap}; logs and history in {workdir}", flush=True)
+        # As the worker's `prepare` does, so the simulator never writes to a topic that is not
+        # there yet (or gets it auto-created with the broker's defaults).
+        asyncio.run(ensure_topics(broker.bootstrap, topic_specs(WorkerConfig(broker.bootstrap))))
+        web_port = _free_port()
         base = [sys.executable, "-m", "correlator"]
         children.append(
             _spawn(
@@ -76,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
                     str(topology_path),
                     "--db",
                     f"sqlite:///{workdir / 'history.db'}",
+                    "--web-port",
+                    str(web_port),
                 ],
                 workdir / "worker.log",
             )
@@ -99,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         )
         print(
             f"worker and simulator started; history: correlator incidents list --db "
-            f"sqlite:///{workdir / 'history.db'}",
+            f"sqlite:///{workdir / 'history.db'}\n"
+            f"send your own alerts: curl -X POST http://127.0.0.1:{web_port}/ingest -d @alert.json",
             flush=True,
         )
         return _warroom(broker.bootstrap, args.user, args.duration, children)
@@ -108,6 +122,17 @@ def run(args: argparse.Namespace) -> int:
             _stop(process)
             log.close()
         broker.stop()
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
@@ -143,24 +168,31 @@ def _warroom(
         return 0
 
     failed: list[str] = []
+    seen: set[str] = set()  # incidents the war room showed open at some point of the run
+    peak = 0
 
     async def autopilot(pilot: Any) -> None:
+        nonlocal peak
         deadline = time.monotonic() + duration
         while time.monotonic() < deadline and not failed:
             for process, log in children:
                 if process.poll() is not None:
                     failed.append(f"{log.name} ended with status {process.returncode}: see it")
+            # Storm episodes open and resolve within seconds: count what was shown during the
+            # run, not only what happens to be open when it ends.
+            seen.update(s["id"] for s in pilot.app.state.open_incidents())
+            peak = max(peak, int((pilot.app.state.summary or {}).get("customers_affected", 0)))
             await asyncio.sleep(0.5)
         pilot.app.exit()
 
     app.run(headless=True, auto_pilot=autopilot)
     if failed:
         raise UsageError(failed[0])
-    incidents = app.state.open_incidents()
-    summary = app.state.summary or {}
+    seen.update(s["id"] for s in app.state.open_incidents())
     print(
-        f"war room showed {len(incidents)} open incidents, "
-        f"{summary.get('customers_affected', 0):,} customers affected",
+        f"war room showed {len(seen)} open incidents "
+        f"({len(app.state.open_incidents())} open at the end), "
+        f"{peak:,} customers affected at the peak",
         flush=True,
     )
-    return 0 if incidents else 1
+    return 0 if seen else 1
