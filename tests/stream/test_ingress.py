@@ -129,16 +129,20 @@ async def test_alertmanager_post_becomes_an_incident_and_bad_requests_are_refuse
         }
         assert app.correlator.counters["ingress.accepted"] == 3
 
-    raw = await records(config, topics.raw)
-    assert [(r["format"], r["payload"]) for r in raw] == [
-        (None, orjson.loads(body)),
-        ("alertmanager", orjson.loads(fixture)),
-        (None, orjson.loads(near_limit)),
-    ]
+    raw = await records(config, topics.raw)  # two partitions: the order between them varies
+    assert sorted(((r["format"], r["payload"]) for r in raw), key=repr) == sorted(
+        [
+            (None, orjson.loads(body)),
+            ("alertmanager", orjson.loads(fixture)),
+            (None, orjson.loads(near_limit)),
+        ],
+        key=repr,
+    )
     for r in raw:
         assert r.keys() == {"received_at", "format", "payload"}
         assert before <= parse_time(r["received_at"]) <= int(time.time() * 1000)
-    assert parse_time(raw[1]["received_at"]) <= after
+        if r["format"] == "alertmanager":
+            assert parse_time(r["received_at"]) <= after
 
 
 async def _nonempty(pending: Any) -> tuple[bool, Any]:
