@@ -231,6 +231,7 @@ def step_records(result: StepResult, ingest_lag_seconds: float = 0.0) -> list[Re
         value = event_to_dict(event)
         records.append(Record(TOPIC_INCIDENTS, event.incident.id, value["incident"]))
         records.append(Record(TOPIC_INCIDENT_EVENTS, event.incident.id, value))
+    records.extend(Record(TOPIC_INCIDENTS, i, None) for i in result.tombstones)
     records.extend(
         Record(TOPIC_SERVICE_IMPACT, s.id, service_impact_to_dict(s)) for s in result.services
     )

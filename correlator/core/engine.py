@@ -180,8 +180,7 @@ class Engine:
         if stale != self._stale:
             self._stale = stale
             result.extend(self.tracker.set_stale_sources(stale, now))
-        deadline = self.tracker.next_deadline()
-        if changes or (deadline is not None and deadline <= now):
+        if changes or self.tracker.due(now):
             step = self.tracker.apply_health(changes, now)
             step.health = changes
             result.extend(step)

@@ -43,6 +43,9 @@ class IncidentSettings:
     """Tunables of correlation (DESIGN §6 defaults)."""
 
     resolve_after: Millis = 0
+    retention: Millis = 7 * 24 * 60 * MINUTE
+    """Resolved and merged incidents are tombstoned on `incidents` (and forgotten) this long
+    after they ended; the history database keeps them."""
     reopen_window: Millis = 10 * MINUTE
     sev1_fraction: Fraction = Fraction(1, 10)
     combination_bound: int = 4096
@@ -87,6 +90,8 @@ class StepResult:
     summary: ImpactSummary | None = None
     health: list[ComponentHealth] = field(default_factory=list)
     unmapped: list[UnmappedAlert] = field(default_factory=list)
+    tombstones: list[str] = field(default_factory=list)
+    """Ids of ended incidents past retention: deleted from the compacted `incidents` topic."""
 
     def extend(self, other: StepResult) -> None:
         """Append `other`'s outputs (a later step) to this one."""
@@ -95,6 +100,7 @@ class StepResult:
         self.summary = other.summary or self.summary
         self.health.extend(other.health)
         self.unmapped.extend(other.unmapped)
+        self.tombstones.extend(other.tombstones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +270,7 @@ class IncidentTracker:
                     self._publish(inc, now, "incident.resolved", result)
                     continue
             self._publish(inc, now, special.get(inc.id), result)
+        self._expire_ended(now, result)
         self._publish_services(now, result)
         self._publish_summary(now, result)
         return result
@@ -347,6 +354,36 @@ class IncidentTracker:
             kept.append(event)
         result.events = kept
         return result
+
+    def _expire_ended(self, now: Millis, result: StepResult) -> None:
+        """Forget ended incidents past retention: tombstones for the compacted topic."""
+        retention = self.settings.retention
+        for inc in list(self.incidents.values()):
+            if inc.active:
+                continue
+            ended = inc.resolved_at if inc.status == "resolved" else inc.updated_at
+            if ended is not None and now - ended >= retention:
+                del self.incidents[inc.id]
+                result.tombstones.append(inc.id)
+        if result.tombstones:
+            gone = set(result.tombstones)
+            self.last_incident_of = {
+                c: i for c, i in self.last_incident_of.items() if i not in gone
+            }
+
+    def next_expiry(self) -> Millis | None:
+        """When the next ended incident passes retention (not a deadline replay waits for)."""
+        ends = [
+            (inc.resolved_at if inc.status == "resolved" else inc.updated_at)
+            for inc in self.incidents.values()
+            if not inc.active
+        ]
+        times = [e + self.settings.retention for e in ends if e is not None]
+        return min(times) if times else None
+
+    def due(self, now: Millis) -> bool:
+        """Does time alone (a pending resolution or an expiry) call for a step at `now`?"""
+        return any(t is not None and t <= now for t in (self.next_deadline(), self.next_expiry()))
 
     def next_deadline(self) -> Millis | None:
         """When a pending incident will resolve, if any (for idle clock ticks and replay)."""

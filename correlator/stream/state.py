@@ -317,8 +317,7 @@ class ImpactState:
 
     def _idle_step(self, now: Millis) -> StepResult:
         result = self._stale_sources(now)
-        deadline = self.tracker.next_deadline()
-        if deadline is not None and deadline <= now:
+        if self.tracker.due(now):
             result.extend(self.tracker.apply_health([], now))
         return result
 

@@ -374,3 +374,19 @@ def test_topology_switch_stamps_the_new_version() -> None:
 
 def _fields(alert: Alert) -> dict[str, Any]:
     return {f: getattr(alert, f) for f in Alert.__dataclass_fields__}
+
+
+def test_ended_incidents_are_tombstoned_and_forgotten_after_retention() -> None:
+    settings = EngineSettings(incidents=IncidentSettings(retention=60 * MINUTE))
+    engine, out = run([firing("catalog-db", T0), resolved("catalog-db", T0 + MINUTE)], settings)
+    [incident_id] = {e.incident.id for e in out.events}
+    assert engine.tick(T0 + 60 * MINUTE).tombstones == []  # 59 minutes after it resolved
+    later = engine.tick(T0 + 61 * MINUTE)
+    assert later.tombstones == [incident_id]
+    assert incident_id not in engine.tracker.incidents
+    assert engine.tracker.opened_total == 1  # history counts survive the tombstone
+    from correlator.wire import step_records
+
+    assert [(r.topic, r.key, r.value) for r in step_records(later)] == [
+        ("incidents", incident_id, None)
+    ]
