@@ -11,12 +11,12 @@ from correlator.core.incidents import IncidentSettings
 from correlator.core.timefmt import Millis
 from correlator.errors import UsageError
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, None: 1000}
 
 
 def parse_duration(text: str) -> Millis:
-    """`250ms`, `30s`, `10m`, `1h`; a bare number is seconds."""
+    """`250ms`, `30s`, `10m`, `1h`, `7d`; a bare number is seconds."""
     m = _DURATION.match(text.strip())
     if m is None:
         raise UsageError(f"not a duration: {text!r} (use e.g. 30s, 10m, 1h)")
@@ -77,6 +77,12 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         default=4096,
         help="sample past this many combinations per segment (default 4096)",
     )
+    group.add_argument(
+        "--retention",
+        type=_duration_arg,
+        default=7 * 86_400_000,
+        help="tombstone ended incidents on the incidents topic after this long (default 7d)",
+    )
 
 
 def engine_settings(args: argparse.Namespace) -> EngineSettings:
@@ -86,5 +92,6 @@ def engine_settings(args: argparse.Namespace) -> EngineSettings:
             reopen_window=args.reopen_window,
             sev1_fraction=args.sev1_fraction,
             combination_bound=args.combination_bound,
+            retention=args.retention,
         )
     )
