@@ -61,6 +61,18 @@ def describe(topology: Topology) -> str:
             f"  {service.id} (tier {service.tier}, used by {', '.join(users) or 'no segment'})"
         )
         lines.append(f"    depends on {len(needs)} components: {', '.join(needs)}")
+    lines.append("components (the business services each can affect):")
+    for component in components:
+        reach = sorted(
+            (
+                n
+                for n in topology.upstream([component.id])
+                if topology.nodes[n].role == "business_service"
+            ),
+            key=topology.order.__getitem__,
+        )
+        kind = f" ({component.kind})" if component.kind else ""
+        lines.append(f"  {component.id}{kind}: {', '.join(reach) or 'nothing (unattached)'}")
     return "\n".join(lines)
 
 
