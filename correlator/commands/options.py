@@ -23,7 +23,8 @@ def parse_duration(text: str) -> Millis:
     return int(float(m.group(1)) * _UNIT_MS[m.group(2)])
 
 
-def _duration_arg(text: str) -> Millis:
+def duration_arg(text: str) -> Millis:
+    """argparse type: a duration (see `parse_duration`), in milliseconds."""
     try:
         return parse_duration(text)
     except UsageError as exc:
@@ -55,13 +56,13 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("correlation")
     group.add_argument(
         "--resolve-after",
-        type=_duration_arg,
+        type=duration_arg,
         default=0,
         help="resolve an incident this long after its last problem (default 0s)",
     )
     group.add_argument(
         "--reopen-window",
-        type=_duration_arg,
+        type=duration_arg,
         default=600_000,
         help="reopen a resolved incident within this window (default 10m)",
     )
@@ -79,7 +80,7 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--retention",
-        type=_duration_arg,
+        type=duration_arg,
         default=7 * 86_400_000,
         help="tombstone ended incidents on the incidents topic after this long (default 7d)",
     )

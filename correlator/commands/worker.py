@@ -8,7 +8,12 @@ import logging
 import os
 from typing import Any
 
-from correlator.commands.options import add_engine_options, engine_settings, parse_duration
+from correlator.commands.options import (
+    add_engine_options,
+    duration_arg,
+    engine_settings,
+    positive_int,
+)
 from correlator.errors import BrokerError, CorrelatorError, UsageError
 from correlator.stream.config import KafkaSecurity, WorkerConfig
 
@@ -27,23 +32,6 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
     if not 0 < value < 65536:
         raise argparse.ArgumentTypeError(f"not a port number: {text}")
-    return value
-
-
-def _duration(text: str) -> int:
-    try:
-        return parse_duration(text)
-    except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _partitions(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
     return value
 
 
@@ -113,14 +101,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--tick-interval",
-        type=_duration,
+        type=duration_arg,
         default=5000,
         help="advance idle clocks this often (default 5s)",
     )
     parser.add_argument(
         "--partitions",
-        type=_partitions,
-        default=_partitions(_env("CORRELATOR_PARTITIONS", "4") or "4"),
+        type=positive_int,
+        default=positive_int(_env("CORRELATOR_PARTITIONS", "4") or "4"),
         help="partitions of alerts.raw and the internal hops when creating them (default 4)",
     )
     parser.add_argument(
