@@ -221,22 +221,27 @@ class IncidentTracker:
                     self._merge(other, inc, now, merged_now)
                     current = down_reach(inc)
 
-        # New problems join, reopen or open incidents.
+        # New problems join, reopen or open incidents: first those that cut customers off, then
+        # the degraded-only ones, so that problems arriving in one step group the same way
+        # whatever their order (a warning can join an incident opened in the same step).
         order = topo.order
         new = sorted((p for p in problems if p not in self.member_of), key=order.__getitem__)
         degraded_only: list[str] = []
         unattached: list[str] = []
         for p in new:
             p_down = g.down_reach.get(p, frozenset())
-            if p_down:
-                candidates = [inc for inc in self._active() if reach(inc) & p_down]
-                if candidates:
-                    target = candidates[0]
-                    self._add(target, p)
-                    for other in candidates[1:]:
-                        self._merge(other, target, now, merged_now)
-                else:
-                    self._reopen_or_open([p], now, special)
+            if not p_down:
+                continue
+            candidates = [inc for inc in self._active() if reach(inc) & p_down]
+            if candidates:
+                target = candidates[0]
+                self._add(target, p)
+                for other in candidates[1:]:
+                    self._merge(other, target, now, merged_now)
+            else:
+                self._reopen_or_open([p], now, special)
+        for p in new:
+            if g.down_reach.get(p):
                 continue
             p_degraded = g.degraded_reach.get(p, frozenset())
             if not p_degraded:

@@ -390,3 +390,19 @@ def test_ended_incidents_are_tombstoned_and_forgotten_after_retention() -> None:
     assert [(r.topic, r.key, r.value) for r in step_records(later)] == [
         ("incidents", incident_id, None)
     ]
+
+
+def test_problems_arriving_in_one_step_group_the_same_whatever_their_order() -> None:
+    from correlator.core.health import ComponentHealth
+    from correlator.core.incidents import IncidentTracker
+
+    warning = ComponentHealth("cart-db-1", "degraded", 0, 1, 0, (), T0)  # earlier in the file
+    critical = ComponentHealth("gateway", "down", 1, 0, 0, (), T0)
+    groupings = []
+    for batch in ([warning, critical], [critical, warning]):
+        tracker = IncidentTracker(SHOP)
+        tracker.apply_health(batch, T0)
+        groupings.append(
+            sorted(sorted(c.id for c in s.components) for s in tracker.open_snapshots())
+        )
+    assert groupings[0] == groupings[1] == [["cart-db-1", "gateway"]]
