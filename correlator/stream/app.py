@@ -20,6 +20,7 @@ from correlator.errors import UsageError
 from correlator.stream import actions, alert_state, health, impact, ingress, topology
 from correlator.stream.config import WorkerConfig
 from correlator.stream.context import CurrentTopology, StageContext
+from correlator.stream.faust_kafka import CorrelatorApp
 from correlator.stream.ingest import IngestService
 from correlator.stream.topics import topic_specs, topics_for
 from correlator.topology_files import load_topology
@@ -86,7 +87,8 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
             broker_rebalance_timeout=10.0,
             broker_commit_interval=0.5,
         )
-    app = faust.App(config.app_id, **settings)
+    app = CorrelatorApp(config.app_id, **settings)
+    app.fetch_wait_ms = config.fetch_wait_ms
     ctx = StageContext(config, topics_for(config), current, app)
     app.correlator = ctx  # type: ignore[attr-defined]
     alert_state.register(app, ctx)

@@ -87,6 +87,10 @@ class WorkerConfig:
     """At most this many `impact.input` records per impact step."""
     max_payload_bytes: int = 1_048_576
     """Largest payload accepted: the ingress answers 413 above it, ingest dead-letters it."""
+    fetch_wait_ms: int = 20
+    """Longest wait of a fetch request on the broker, for the ingest and Faust consumers. aiokafka
+    keeps one fetch in flight per broker, and a partition left out of it (its previous records
+    were still buffered) waits for it to return: this bounds that stall on every hop."""
     fast_timeouts: bool = False
     """Short session and commit timeouts (tests, local demo)."""
 

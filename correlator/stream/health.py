@@ -101,8 +101,9 @@ def register(app: Any, ctx: StageContext) -> None:
             await ctx.send(records)
             ctx.count("health.events")
 
+    # Fine-grained, so a coalesced change leaves when its window ends, not up to a tick later.
     decorate = app.timer(
-        min(config.health_coalesce / 2, 0.05), name=f"{config.app_id}.health_flush"
+        min(config.health_coalesce / 10, 0.01), name=f"{config.app_id}.health_flush"
     )
 
     @decorate  # type: ignore[untyped-decorator]

@@ -86,6 +86,7 @@ class IngestService(Service):
             auto_offset_reset="earliest",
             max_poll_records=config.ingest_batch,
             fetch_max_bytes=64 * 1024 * 1024,
+            fetch_max_wait_ms=config.fetch_wait_ms,
             **fast,
         )
         self._producer = new_producer(config, linger_ms=2, max_batch_size=1024 * 1024)
