@@ -35,17 +35,29 @@ class TopicSpec:
         return configs
 
 
-async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], timeout: float = 30.0) -> None:
+async def ensure_topics(
+    bootstrap: str,
+    specs: Iterable[TopicSpec],
+    timeout: float = 30.0,
+    *,
+    security: Mapping[str, Any] | None = None,
+) -> None:
     """Create the topics that do not exist yet and wait until every one has its leaders.
 
     Existing topics are left as they are (their partition count and configs are not changed).
+    `security`: aiokafka client keyword arguments for a secured cluster (`security_protocol`,
+    `ssl_context`, `sasl_mechanism`, `sasl_plain_username`, `sasl_plain_password`).
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     wanted = {spec.name: spec for spec in specs}
     if not wanted:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=int(timeout * 1000),
+        **dict(security or {}),
+    )
     try:
         await admin.start()
         existing = set(await admin.list_topics())

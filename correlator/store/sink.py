@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy.engine import Engine
@@ -107,12 +108,15 @@ async def run_sink(
     group: str = "correlator-store",
     stop_event: asyncio.Event,
     poll_ms: int = 500,
+    security: Mapping[str, Any] | None = None,
 ) -> SinkCounts:
     """Consume `<prefix>incident.events` into the history database at `url` until
     `stop_event` is set; returns what was recorded.
 
     Raises `StoreError` when the database cannot be opened and `BrokerError` when the broker
     cannot be reached at start. Later database outages are waited out, never fatal.
+    `security`: aiokafka client keyword arguments for a secured cluster (`security_protocol`,
+    `ssl_context`, `sasl_mechanism`, `sasl_plain_username`, `sasl_plain_password`).
     """
     from aiokafka import AIOKafkaConsumer
     from aiokafka.errors import CommitFailedError, KafkaError
@@ -126,6 +130,7 @@ async def run_sink(
         client_id="correlator-store",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **dict(security or {}),
     )
     total = SinkCounts()
     try:

@@ -35,7 +35,9 @@ async def prepare(config: WorkerConfig) -> CurrentTopology:
     on the `topology` topic it is published there, so every worker converges on it. Without a
     file, the newest published version is used.
     """
-    await ensure_topics(config.bootstrap, topic_specs(config))
+    await ensure_topics(
+        config.bootstrap, topic_specs(config), security=config.security.aiokafka_kwargs()
+    )
     published = await topology.latest_published(config)
     if config.topology_path is not None:
         from pathlib import Path
@@ -144,6 +146,7 @@ class HistorySink(Service):
                     config.db_url,
                     group=f"{config.app_id}-store",
                     stop_event=self._stop_sink,
+                    security=config.security.aiokafka_kwargs(),
                 )
                 log.info("store sink stopped: %s", counts)
                 return

@@ -24,12 +24,12 @@ from correlator.core.timefmt import format_time
 from correlator.stream.context import StageContext, log
 from correlator.stream.ingest import IngestService
 from correlator.stream.kafka_io import new_producer
+from correlator.stream.topics import raw_max_message_bytes
 
 SEND_TIMEOUT = 10.0
 """Longest wait for the broker's acknowledgement of one envelope before answering 503."""
 HEALTH_TIMEOUT = 2.0
 """Longest wait for the metadata request (and the lag figures) of `GET /health`."""
-_ENVELOPE_OVERHEAD = 64 * 1024
 _Fragment: Any = getattr(orjson, "Fragment", None)
 
 
@@ -112,9 +112,8 @@ class Ingress(Service):
             config,
             acks="all",
             linger_ms=1,
-            # Room for the largest accepted body plus its envelope; JSON compresses well, so a
-            # payload near the limit still fits the broker's default message size.
-            max_request_size=config.max_payload_bytes + _ENVELOPE_OVERHEAD,
+            # Room for the largest accepted body plus its envelope, as `alerts.raw` allows.
+            max_request_size=raw_max_message_bytes(config),
             compression_type="gzip",
         )
         await self._producer.start()

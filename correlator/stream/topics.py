@@ -91,6 +91,12 @@ def topics_for(config: WorkerConfig) -> Topics:
     return Topics(config.topic_prefix, config.app_id)
 
 
+def raw_max_message_bytes(config: WorkerConfig) -> int:
+    """`max.message.bytes` of `alerts.raw` (and the ingress producer's request limit): twice the
+    largest accepted payload, room for the envelope and batch overhead."""
+    return max(2 * config.max_payload_bytes, config.max_payload_bytes + 65536)
+
+
 def topic_specs(config: WorkerConfig) -> list[TopicSpec]:
     """Every topic with its partition count and compaction (DESIGN §2)."""
     t = topics_for(config)
@@ -100,8 +106,11 @@ def topic_specs(config: WorkerConfig) -> list[TopicSpec]:
     def spec(name: str, partitions: int = 1, compacted: bool = False) -> TopicSpec:
         return TopicSpec(name, partitions, compacted, replication_factor=rf)
 
+    # A payload at the ingress limit plus its envelope must always fit, even uncompressed.
+    limit = {"max.message.bytes": str(raw_max_message_bytes(config))}
+    raw = TopicSpec(t.raw, n, config=limit, replication_factor=rf)
     return [
-        spec(t.raw, n),
+        raw,
         spec(t.dlq),
         spec(t.unmapped),
         spec(t.keyed, n),
