@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 Millis = int
 """Event time: integer milliseconds since 1970-01-01T00:00:00Z."""
@@ -39,8 +40,11 @@ def parse_time(text: str) -> Millis:
     return (delta.days * 86_400 + delta.seconds) * 1000 + int(millis)
 
 
+@lru_cache(maxsize=65_536)
 def format_time(ms: Millis) -> str:
-    """Format as RFC 3339 UTC with a `Z`; milliseconds only when non-zero."""
+    """Format as RFC 3339 UTC with a `Z`; milliseconds only when non-zero.
+
+    Cached: snapshots repeat the same few timestamps (opened_at, alert starts) many times."""
     dt = _EPOCH + timedelta(milliseconds=ms)
     base = dt.strftime("%Y-%m-%dT%H:%M:%S")
     frac = ms % 1000
