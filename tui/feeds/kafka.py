@@ -4,21 +4,20 @@ The compacted topics (`incidents`, `service.impact`, `impact.summary`) are read 
 so the war room starts with the full current picture, and then followed; `incident.events` and
 `alerts.unmapped` are followed from their end. No consumer group: every war room reads everything
 and commits nothing. When the broker goes away the feed reports `connected = False` and reconnects
-with exponential backoff; re-reading the compacted topics is harmless because the state drops
-snapshots whose `seq` it has already seen.
+with exponential backoff, resuming every partition at the offset after the last record it read
+(kept in memory), so nothing written while it was away is skipped and nothing is read twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from correlator.errors import BrokerError
@@ -67,6 +66,8 @@ class KafkaFeed:
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
         self._logical = {self.topic(t): t for t in (*COMPACTED, *FOLLOWED)}
+        self._positions: dict[TopicPartition, int] = {}
+        """The next offset to read per partition, kept across reconnections."""
 
     @property
     def connected(self) -> bool:
@@ -98,15 +99,16 @@ class KafkaFeed:
                 log.warning("war room feed lost the broker %s: %s", self.bootstrap, exc)
             finally:
                 self._connected = False
-                with contextlib.suppress(KafkaError, OSError, TimeoutError):
-                    await asyncio.wait_for(consumer.stop(), self._timeout)
+                await _stop_client(consumer, self._timeout)
             if not self._closed:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff_max)
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> set[str]:
         """Subscribe to the wanted topics that exist (never auto-create the pipeline's topics
-        with broker defaults); the followed ones start at their end."""
+        with broker defaults). A partition read before resumes where it was; otherwise a followed
+        one starts at its end (that end is remembered at once, so a record written during a later
+        outage is not skipped) and a compacted one at its beginning."""
         existing: set[str] = await asyncio.wait_for(consumer.topics(), self._timeout)
         wanted = {t for t in self._logical if t in existing}
         if not wanted:
@@ -118,9 +120,16 @@ class KafkaFeed:
             if time.monotonic() > deadline:
                 raise TimeoutError("partitions were not assigned in time")
             await asyncio.sleep(0.05)
-        follow = [tp for tp in consumer.assignment() if self._logical[tp.topic] in FOLLOWED]
+        follow = []
+        for tp in consumer.assignment():
+            if tp in self._positions:
+                consumer.seek(tp, self._positions[tp])
+            elif self._logical[tp.topic] in FOLLOWED:
+                follow.append(tp)
         if follow:
-            await consumer.seek_to_end(*follow)
+            await asyncio.wait_for(consumer.seek_to_end(*follow), self._timeout)
+            for tp in follow:
+                self._positions[tp] = await asyncio.wait_for(consumer.position(tp), self._timeout)
         return wanted
 
     async def _poll(self, consumer: AIOKafkaConsumer, assigned: set[str]) -> AsyncIterator[Record]:
@@ -129,9 +138,12 @@ class KafkaFeed:
             if not assigned:  # nothing to read yet: wait for the pipeline to create its topics
                 await asyncio.sleep(HEALTH_CHECK_S)
                 return
-            batches: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=250, max_records=500)
-            for messages in batches.values():
+            batches: dict[TopicPartition, list[Any]] = await consumer.getmany(
+                timeout_ms=250, max_records=500
+            )
+            for tp, messages in batches.items():
                 for message in messages:
+                    self._positions[tp] = message.offset + 1
                     record = self._decode(message)
                     if record is not None:
                         yield record
@@ -189,8 +201,7 @@ class KafkaFeed:
                 try:
                     await asyncio.wait_for(producer.start(), self._timeout)
                 except BaseException:
-                    with contextlib.suppress(KafkaError, OSError, TimeoutError):
-                        await asyncio.wait_for(producer.stop(), self._timeout)
+                    await _stop_client(producer, self._timeout)
                     raise
                 self._producer = producer
             return self._producer
@@ -198,9 +209,25 @@ class KafkaFeed:
     async def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            with contextlib.suppress(KafkaError, OSError, TimeoutError):
-                await asyncio.wait_for(producer.stop(), self._timeout)
+            await _stop_client(producer, self._timeout)
 
     async def close(self) -> None:
         self._closed = True
         await self._drop_producer()
+
+
+async def _stop_client(client: AIOKafkaConsumer | AIOKafkaProducer, timeout: float) -> None:
+    """Stop an aiokafka client whose broker may be gone, without letting its failure escape.
+
+    `stop()` runs in a task of its own: when a fetch was in flight, aiokafka's consumer cancels it
+    and then awaits it, so a `CancelledError` that is not ours comes out of `stop()`. Awaited
+    directly (even under `wait_for`) it would end the feed as if the app had cancelled it, and the
+    war room would stay `disconnected` for good. Our own cancellation still propagates from
+    `asyncio.wait`.
+    """
+    stopping = asyncio.ensure_future(client.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=timeout)
+    if not done:
+        stopping.cancel()
+    elif not stopping.cancelled() and stopping.exception() is not None:
+        log.debug("stopping a Kafka client failed: %r", stopping.exception())
