@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from correlator.core.alerts import Alert
-from correlator.core.timefmt import Millis
+from correlator.core.alerts import MAX_PAST, Alert
+from correlator.core.timefmt import HOUR, Millis
 
 OutcomeKind = Literal["changed", "repeat", "stale", "unmapped", "unknown-resolve", "heartbeat"]
 
@@ -68,6 +68,7 @@ class AlertBook:
     def __init__(self) -> None:
         self._alerts: dict[str, _Tracked] = {}
         self._deadlines: list[tuple[Millis, str]] = []
+        self._next_sweep: Millis | None = None
 
     def __len__(self) -> int:
         return len(self._alerts)
@@ -156,7 +157,22 @@ class AlertBook:
             tracked.last_change = deadline
             tracked.deadline = None
             out.append(AlertTransition(tracked.component, fp, False, tracked.alert))
+        self._sweep(now)
         return out
+
+    def _sweep(self, now: Millis) -> None:
+        """Forget alerts resolved more than 24 h ago (at most once an hour of event time).
+
+        Their only use is the out-of-order rule, and a change that old is invalid anyway
+        (DESIGN §4), so the book stays bounded however many fingerprints come and go."""
+        if self._next_sweep is not None and now < self._next_sweep:
+            return
+        self._next_sweep = now + HOUR
+        horizon = now - MAX_PAST
+        for fp in [
+            fp for fp, t in self._alerts.items() if not t.active and t.last_change < horizon
+        ]:
+            del self._alerts[fp]
 
     def _schedule(self, deadline: Millis | None, fp: str) -> None:
         if deadline is not None:

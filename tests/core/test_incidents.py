@@ -406,3 +406,14 @@ def test_problems_arriving_in_one_step_group_the_same_whatever_their_order() -> 
             sorted(sorted(c.id for c in s.components) for s in tracker.open_snapshots())
         )
     assert groupings[0] == groupings[1] == [["cart-db-1", "gateway"]]
+
+
+def test_the_alert_book_forgets_alerts_resolved_more_than_a_day_ago() -> None:
+    engine, _ = run(
+        [firing("catalog-db", T0), resolved("catalog-db", T0 + MINUTE), firing("search", T0)]
+    )
+    assert len(engine.alerts) == 2
+    engine.tick(T0 + 24 * 60 * MINUTE)  # exactly a day: still remembered
+    assert len(engine.alerts) == 2
+    engine.tick(T0 + 26 * 60 * MINUTE)
+    assert len(engine.alerts) == 1  # the firing one stays, however old
