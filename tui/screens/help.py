@@ -25,7 +25,7 @@ KEYS: Final[tuple[tuple[str, str, str], ...]] = (
     ("escape", "anywhere", "back: close help, filter or board; leave the detail pane"),
     ("q", "anywhere", "quit"),
 )
-"""Every key, for the help screen and docs/warroom.md (keep the three in step)."""
+"""Every key, for the help screen and the README's war room section (keep them in step)."""
 
 
 class HelpScreen(ModalScreen[None]):
