@@ -8,7 +8,6 @@ so every later start only pays for the JVM.
 from __future__ import annotations
 
 import base64
-import contextlib
 import fcntl
 import os
 import shutil
@@ -16,10 +15,9 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Literal
+from typing import Literal
 
-from correlator.broker.process import die_with_parent, free_port, log_tail, terminate, wait_ready
+from correlator.broker.process import LocalBroker, die_with_parent, free_port, log_tail, wait_ready
 from correlator.errors import BrokerError
 
 KAFKA_VERSION = "4.1.1"
@@ -209,7 +207,7 @@ def new_cluster_id() -> str:
             return raw
 
 
-class KafkaBroker:
+class KafkaBroker(LocalBroker):
     """One Apache Kafka broker+controller on loopback, for tests and local runs.
 
     With no `data_dir` a temporary one is made and removed on stop (kept if start fails, so the
@@ -217,6 +215,8 @@ class KafkaBroker:
     """
 
     kind: Literal["kafka"] = "kafka"
+    label = "kafka broker"
+    log_name = "server.log"
 
     def __init__(
         self,
@@ -226,26 +226,8 @@ class KafkaBroker:
         version: str = KAFKA_VERSION,
         start_timeout: float = 90.0,
     ) -> None:
-        self._given_dir = data_dir
-        self._requested_port = port
+        super().__init__(data_dir, port=port, start_timeout=start_timeout)
         self.version = version
-        self.start_timeout = start_timeout
-        self.data_dir: Path | None = data_dir
-        self.port: int | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._stdout: IO[bytes] | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        """`127.0.0.1:PORT`, once started."""
-        if self.port is None:
-            raise BrokerError("the Kafka broker is not started")
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def log_file(self) -> Path | None:
-        """The broker's log4j log, where to look when something goes wrong."""
-        return None if self.data_dir is None else self.data_dir / "logs" / "server.log"
 
     def start(self) -> KafkaBroker:
         """Fetch the jars if needed, format storage, start the JVM and wait until it serves."""
@@ -253,16 +235,12 @@ class KafkaBroker:
         if java is None:
             raise BrokerError("java not found on PATH: Kafka 4.x needs Java 17+ (or --kind tansu)")
         libs = kafka_libs(self.version)
-        if self._given_dir is not None:
-            self.data_dir = self._given_dir.expanduser().resolve()
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        else:
-            self.data_dir = Path(tempfile.mkdtemp(prefix="correlator-kafka-"))
+        data = self._make_data_dir()
         # A port picked here may be taken before the JVM binds it; try again with new ones.
         attempts = 1 if self._requested_port else 3
         for attempt in range(attempts):
             try:
-                self._start_once(java, libs, self.data_dir)
+                self._start_once(java, libs, data)
                 return self
             except BrokerError:
                 self._kill()
@@ -315,7 +293,7 @@ class KafkaBroker:
                 f"kafka storage format failed in {kraft}: {lines[-1] if lines else fmt.returncode}"
             )
         stdout = (logs / "stdout.log").open("ab")
-        self._stdout = stdout
+        self._output = stdout
         self._process = subprocess.Popen(
             [*jvm, "kafka.Kafka", str(data / "server.properties")],
             stdin=subprocess.DEVNULL,
@@ -325,45 +303,6 @@ class KafkaBroker:
             preexec_fn=die_with_parent(),
         )
         wait_ready(self._process, port, self.bootstrap, self.start_timeout, self._failure)
-
-    def _failure(self, reason: str) -> BrokerError:
-        log = self.log_file
-        assert log is not None
-        return BrokerError(f"kafka broker {reason}: {log_tail(log)} (log: {log})")
-
-    def stop(self) -> None:
-        """SIGTERM the broker, wait for its clean shutdown (then SIGKILL), drop a temp data dir."""
-        if self._process is not None:
-            terminate(self._process)
-            self._process = None
-        self._close_stdout()
-        if self._given_dir is None and self.data_dir is not None:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-            self.data_dir = None
-        self.port = None
-
-    def _kill(self) -> None:
-        if self._process is not None:
-            terminate(self._process, grace=5.0)
-            self._process = None
-        self._close_stdout()
-
-    def _close_stdout(self) -> None:
-        if self._stdout is not None:
-            with contextlib.suppress(OSError):
-                self._stdout.close()
-            self._stdout = None
-
-    def __enter__(self) -> KafkaBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _existing_cluster_id(log_dir: Path) -> str | None:

@@ -8,14 +8,17 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import IO, Any, Self, TypeVar
 
 from correlator.errors import BrokerError
 
@@ -156,3 +159,91 @@ def terminate(process: subprocess.Popen[bytes], grace: float = 20.0) -> None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             process.wait(timeout=10)
+
+
+class LocalBroker:
+    """What both local brokers share: data dir, port, log, readiness errors, clean stop.
+
+    With no `data_dir` a temporary one is made on start and removed on stop.
+    """
+
+    kind: str = ""
+    label = "broker"
+    """How errors name it ("kafka broker", "tansu broker")."""
+    log_name = "broker.log"
+    stop_grace = 20.0
+
+    def __init__(
+        self, data_dir: Path | None = None, *, port: int | None = None, start_timeout: float
+    ) -> None:
+        self._given_dir = data_dir
+        self._requested_port = port
+        self.start_timeout = start_timeout
+        self.data_dir: Path | None = data_dir
+        self.port: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._output: IO[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """`127.0.0.1:PORT`, once started."""
+        if self.port is None:
+            raise BrokerError(f"the {self.label} is not started")
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path | None:
+        """The broker's log, where to look when something goes wrong."""
+        return None if self.data_dir is None else self.data_dir / "logs" / self.log_name
+
+    def _make_data_dir(self) -> Path:
+        if self._given_dir is not None:
+            self.data_dir = self._given_dir.expanduser().resolve()
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.data_dir = Path(tempfile.mkdtemp(prefix=f"correlator-{self.kind}-"))
+        return self.data_dir
+
+    def _failure(self, reason: str) -> BrokerError:
+        log = self.log_file
+        assert log is not None
+        return BrokerError(f"{self.label} {reason}: {log_tail(log)} (log: {log})")
+
+    def stop(self) -> None:
+        """SIGTERM the broker, wait for its clean shutdown (then SIGKILL), drop a temp data dir."""
+        if self._process is not None:
+            terminate(self._process, grace=self.stop_grace)
+            self._process = None
+        self._close_output()
+        if self._given_dir is None and self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
+        self.port = None
+
+    def _kill(self) -> None:
+        """Stop a process that failed to start, keeping the data dir and its log."""
+        if self._process is not None:
+            terminate(self._process, grace=5.0)
+            self._process = None
+        self._close_output()
+
+    def _close_output(self) -> None:
+        if self._output is not None:
+            with contextlib.suppress(OSError):
+                self._output.close()
+            self._output = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
