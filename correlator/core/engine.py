@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from correlator.core.alert_state import AlertBook, AlertTransition, Resolver
 from correlator.core.alerts import Alert, AlertError
 from correlator.core.health import ComponentHealth, HealthBook
+from correlator.core.heartbeats import Heartbeats
 from correlator.core.incidents import IncidentSettings, IncidentTracker, StepResult, UnmappedAlert
 from correlator.core.matching import Matcher
 from correlator.core.timefmt import MINUTE, Millis
@@ -82,8 +83,7 @@ class Engine:
         self.tracker = IncidentTracker(topology, self.settings.incidents)
         self.counts = AlertCounts()
         self.clock: Millis | None = None
-        self.heartbeats: dict[str, Millis] = {}
-        self._stale: tuple[str, ...] = ()
+        self.heartbeats = Heartbeats(self.settings.heartbeat_stale_after)
         self._reported_unmapped: set[str] = set()
 
     # -- inputs ------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ class Engine:
         if is_heartbeat(alert, self.settings.heartbeat_selectors):
             self.counts.heartbeats += 1
             source = heartbeat_source(alert)
-            self.heartbeats[source] = max(self.heartbeats.get(source, now), alert.event_time)
+            self.heartbeats.seen(source, alert.event_time)
             result.extend(self._expire_and_step(now))
             return result
         outcome = self.alerts.apply(alert, self.resolve, now)
@@ -169,16 +169,9 @@ class Engine:
             record = self.health.apply(t, now)
             if record is not None:
                 changes.append(record)
-        stale = tuple(
-            sorted(
-                s
-                for s, seen in self.heartbeats.items()
-                if now - seen > self.settings.heartbeat_stale_after
-            )
-        )
         result = StepResult()
-        if stale != self._stale:
-            self._stale = stale
+        stale = self.heartbeats.stale_change(now)
+        if stale is not None:
             result.extend(self.tracker.set_stale_sources(stale, now))
         if changes or self.tracker.due(now):
             step = self.tracker.apply_health(changes, now)

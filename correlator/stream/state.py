@@ -14,6 +14,7 @@ from correlator.core.alert_state import AlertBook, AlertTransition, Resolver, Tr
 from correlator.core.alerts import Alert
 from correlator.core.engine import EngineSettings, heartbeat_source, is_heartbeat
 from correlator.core.health import ComponentHealth, HealthBook
+from correlator.core.heartbeats import Heartbeats
 from correlator.core.incidents import IncidentTracker, StepResult, UnmappedAlert
 from correlator.core.snapshot import IncidentSnapshot
 from correlator.core.timefmt import MINUTE, Millis
@@ -264,8 +265,7 @@ class ImpactState:
         self.settings = settings
         self.tracker = IncidentTracker(topology, settings.incidents)
         self.clock = IdleClock()
-        self.heartbeats: dict[str, Millis] = {}
-        self._stale: tuple[str, ...] = ()
+        self.heartbeats = Heartbeats(settings.heartbeat_stale_after)
 
     @property
     def topology(self) -> Topology:
@@ -304,7 +304,7 @@ class ImpactState:
 
     def on_heartbeat(self, source: str, at: Millis, wall: float) -> StepResult:
         now = self.clock.observe(at, wall)
-        self.heartbeats[source] = max(self.heartbeats.get(source, now), at)
+        self.heartbeats.seen(source, at)
         return self._idle_step(now)
 
     def on_ack(self, incident: str, by: str, at: Millis, wall: float) -> StepResult:
@@ -322,9 +322,5 @@ class ImpactState:
         return result
 
     def _stale_sources(self, now: Millis) -> StepResult:
-        limit = self.settings.heartbeat_stale_after
-        stale = tuple(sorted(s for s, seen in self.heartbeats.items() if now - seen > limit))
-        if stale == self._stale:
-            return StepResult()
-        self._stale = stale
-        return self.tracker.set_stale_sources(stale, now)
+        stale = self.heartbeats.stale_change(now)
+        return StepResult() if stale is None else self.tracker.set_stale_sources(stale, now)
