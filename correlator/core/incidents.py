@@ -14,7 +14,8 @@ from fractions import Fraction
 
 from correlator.core.alerts import Alert
 from correlator.core.health import ComponentHealth
-from correlator.core.impact import EMPTY, Evaluation, Evaluator, ProblemState, round_half_up
+from correlator.core.evaluator import Evaluator
+from correlator.core.figures import EMPTY, Evaluation, ProblemState, round_half_up
 from correlator.core.presentation import (
     comparable,
     incident_title,
@@ -74,7 +75,8 @@ class _Incident:
     last_components: tuple[ComponentEntry, ...] = ()
     last_root_causes: tuple[str, ...] = ()
     title: str = ""
-    evaluation: Evaluation | None = None
+    evaluator: Evaluator | None = None
+    """Evaluates this incident's own problems, each step from the last."""
 
     @property
     def active(self) -> bool:
@@ -126,7 +128,7 @@ class IncidentTracker:
         self._service_records: dict[str, ServiceImpact] = {}
         self._service_inputs: tuple[Evaluation, dict[str, tuple[str, ...]]] | None = None
         self._summary: ImpactSummary | None = None
-        self._eval_cache: dict[frozenset[tuple[str, ProblemState]], Evaluation] = {}
+        self._alone: dict[tuple[str, ProblemState], tuple[int, int]] = {}
         self.global_eval: Evaluation = EMPTY
         self._set_topology(topology)
 
@@ -174,10 +176,7 @@ class IncidentTracker:
         }
         # Root causes too: when one incident holds every problem (a storm), its own figures are
         # these, found in the cache.
-        g = self.evaluator.evaluate(
-            problems, reach=True, root_causes=True, previous=self.global_eval
-        )
-        self._remember(problems, g)
+        g = self.evaluator.evaluate(problems, reach=True, root_causes=True)
         self.global_eval = g
         special: dict[str, EventType] = {}
         merged_now: list[_Incident] = []
@@ -471,40 +470,44 @@ class IncidentTracker:
 
     # -- figures and snapshots ---------------------------------------------------------------
 
-    def _evaluate_members(
-        self, members: Iterable[str], previous: Evaluation | None = None
-    ) -> Evaluation:
+    def _evaluate_members(self, inc: _Incident) -> Evaluation:
+        """The incident's figures as if only its own problems existed."""
         problems: dict[str, ProblemState] = {}
-        for m in members:
+        for m in inc.members:
             h = self.health.get(m)
             if h is not None and h.state != "healthy":
                 problems[m] = h.state
-        cached = self._eval_cache.get(frozenset(problems.items()))
-        if cached is None:
-            cached = self.evaluator.evaluate(problems, root_causes=True, previous=previous)
-            self._remember(problems, cached)
-        return cached
-
-    def _remember(self, problems: Mapping[str, ProblemState], evaluation: Evaluation) -> None:
-        if len(self._eval_cache) > 4096:
-            self._eval_cache.clear()
-        self._eval_cache[frozenset(problems.items())] = evaluation
+        g = self.global_eval
+        if g.problems == problems:  # one incident holds every problem: a storm
+            inc.evaluator = None
+            return g
+        if inc.evaluator is None:
+            inc.evaluator = Evaluator(
+                self.topology, bound=self.settings.combination_bound, seed=self.settings.seed
+            )
+        return inc.evaluator.evaluate(problems, root_causes=True)
 
     def _ordered_roots(self, ev: Evaluation) -> tuple[str, ...]:
         """Root causes by the customers each accounts for on its own, largest first."""
         order = self.topology.order
+        alone = self._alone
+        if len(alone) > 65536:
+            alone.clear()
 
         def weight(root: str) -> tuple[int, int, int]:
-            alone = self._evaluate_members([root])
-            return (-alone.customers_affected, -alone.customers_degraded, order[root])
+            key = (root, ev.problems[root])
+            figures = alone.get(key)
+            if figures is None:
+                own = self._scratch.evaluate({root: key[1]})
+                figures = alone[key] = (own.customers_affected, own.customers_degraded)
+            return (-figures[0], -figures[1], order[root])
 
         return tuple(sorted(ev.root_causes, key=weight))
 
     def _build(self, inc: _Incident, now: Millis) -> IncidentSnapshot:
         topo = self.topology
         if inc.members:
-            ev = self._evaluate_members(inc.members, inc.evaluation)
-            inc.evaluation = ev
+            ev = self._evaluate_members(inc)
             roots = self._ordered_roots(ev)
             components = tuple(
                 self._component_entry(m, m in ev.root_causes)
@@ -684,7 +687,10 @@ class IncidentTracker:
         self.evaluator = Evaluator(
             topology, bound=self.settings.combination_bound, seed=self.settings.seed
         )
-        self._eval_cache = {}
+        self._scratch = Evaluator(
+            topology, bound=self.settings.combination_bound, seed=self.settings.seed
+        )
+        self._alone = {}
         self.global_eval = EMPTY  # evaluations of another topology are not reused
         for inc in self.incidents.values():
-            inc.evaluation = None
+            inc.evaluator = None

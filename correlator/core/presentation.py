@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from fractions import Fraction
 
-from correlator.core.impact import Evaluation
+from correlator.core.figures import Evaluation
 from correlator.core.snapshot import (
     ComponentEntry,
     IncidentSnapshot,

@@ -105,6 +105,8 @@ class Topology:
     """node id -> position in dependency order (by SCC, leaves first; then file order)."""
     warnings: tuple[str, ...] = ()
     _closures: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+    _index: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    """Derived indexes built on first use (the evaluator's graph), kept with the topology."""
 
     @property
     def components(self) -> Iterable[Node]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from correlator.core.impact import Evaluator
+from correlator.core.evaluator import Evaluator
 from tests.core.helpers import topology
 
 DIVISIONS = 13  # 2**13 = 8,192 combinations > the default bound of 4,096

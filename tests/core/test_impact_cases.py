@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from correlator.core.impact import Evaluator
+from correlator.core.evaluator import Evaluator
 from tests.core.helpers import topology
 
 CASES = Path(__file__).parent / "cases" / "impact"

@@ -10,10 +10,14 @@ from hypothesis import strategies as st
 
 from correlator.core.alerts import alert_to_dict
 from correlator.core.engine import Engine
-from correlator.core.impact import Evaluator, ProblemState
+from correlator.core.evaluator import Evaluator
+from correlator.core.figures import Evaluation, ProblemState
+from correlator.core.topology_parse import parse_topology
 from correlator.replay import RawInput, Replay
+from correlator.synthetic import generate_topology
 from correlator.wire import event_to_dict
 from tests.core.helpers import SEC, T0, firing, resolved, topology
+from tests.core.reference_impact import Evaluator as ReferenceEvaluator
 
 # A topology with every dependency kind, two named divisions, an anonymous split and a cycle.
 DOC: dict[str, Any] = {
@@ -171,15 +175,65 @@ def test_replay_twice_gives_identical_bytes(steps: list[tuple[str, bool]]) -> No
     assert run() == run()
 
 
+def _plain(ev: Any) -> tuple[Any, ...]:
+    """An evaluation as plain values (the reference implementation has its own classes)."""
+
+    def figures(mapping: Any) -> dict[str, tuple[Any, ...]]:
+        return {k: tuple(getattr(v, a) for a in v.__slots__) for k, v in mapping.items()}
+
+    return (
+        figures(ev.services),
+        figures(ev.segments),
+        ev.estimated,
+        dict(ev.down_reach),
+        dict(ev.degraded_reach),
+        ev.root_causes,
+    )
+
+
 @settings(max_examples=80, deadline=None)
-@given(st.lists(problem_sets, min_size=2, max_size=6))
+@given(st.lists(problem_sets, min_size=2, max_size=6), st.sampled_from([4096, 3, 5]))
 def test_incremental_evaluation_equals_evaluation_from_scratch(
-    steps: list[dict[str, ProblemState]],
+    steps: list[dict[str, ProblemState]], bound: int
 ) -> None:
-    evaluator = Evaluator(TOPO)
-    previous = None
+    """The evaluator moves from each problem set to the next; a fresh one, and the first
+    implementation (one evaluation per combination, tests/core/reference_impact.py), start
+    from nothing. All three agree, sampled estimates (small bounds) included."""
+    evaluator = Evaluator(TOPO, bound=bound)
     for problems in steps:
-        incremental = evaluator.evaluate(problems, reach=True, root_causes=True, previous=previous)
-        fresh = Evaluator(TOPO).evaluate(problems, reach=True, root_causes=True)
+        incremental: Evaluation = evaluator.evaluate(problems, reach=True, root_causes=True)
+        fresh = Evaluator(TOPO, bound=bound).evaluate(problems, reach=True, root_causes=True)
+        reference = ReferenceEvaluator(TOPO, bound=bound).evaluate(
+            problems, reach=True, root_causes=True
+        )
         assert incremental == fresh
-        previous = incremental
+        assert _plain(incremental) == _plain(reference)
+
+
+LARGE = parse_topology(generate_topology(1500, seed=11), "synthetic-1500")
+LARGE_COMPONENTS = [n.id for n in LARGE.components]
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(LARGE_COMPONENTS),
+            st.sampled_from(["down", "degraded"]),
+            min_size=1,
+            max_size=40,
+        ),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_incremental_equals_reference_at_scale(steps: list[dict[str, ProblemState]]) -> None:
+    """The same on a 1,500-component synthetic topology (three divisions, cycles) with storms
+    of up to 40 problems, growing and shrinking."""
+    evaluator = Evaluator(LARGE)
+    grown: dict[str, ProblemState] = {}
+    for problems in steps:
+        grown = {**grown, **problems} if len(grown) < 60 else problems
+        incremental = evaluator.evaluate(grown, reach=True, root_causes=True)
+        reference = ReferenceEvaluator(LARGE).evaluate(grown, reach=True, root_causes=True)
+        assert _plain(incremental) == _plain(reference)

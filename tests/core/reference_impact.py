@@ -1,4 +1,9 @@
-"""Impact evaluation (DESIGN §5): which customers are cut off, exactly, and because of what.
+"""The first impact evaluator, kept as the test oracle for `correlator.core.evaluator`.
+
+It evaluates every combination of division parts separately with plain sets: slow on large
+storms, but a direct transcription of DESIGN §5-6, so the fast evaluator is held to it.
+
+Impact evaluation (DESIGN §5): which customers are cut off, exactly, and because of what.
 
 Per customer everything is boolean. Customers are divided by the active divisions (those with a
 problem below one of their members); the graph is evaluated once per combination of parts,

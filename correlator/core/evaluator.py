@@ -1,0 +1,812 @@
+"""Impact evaluation (DESIGN §5): which customers are cut off, exactly, and because of what.
+
+Per customer everything is boolean. Customers are divided by the active divisions (those with a
+problem below one of their members); the graph is evaluated once per combination of parts,
+weighted by the product of the parts' exact shares.
+
+How it stays cheap in a storm:
+
+- **All combinations at once.** A combination is a *key*: the (division, part) pairs it assigns,
+  "rest" left out. Every key in use gets one bit, and each node keeps two integers, `down` and
+  `bad` (down or degraded), with bit k set when the node is so under key k. One pass of integer
+  AND/OR over a node's entries evaluates it under every combination.
+- **Incremental, with cut-off.** An `Evaluator` keeps its last evaluation and moves it to the next
+  problem set: only the components whose own state changed are re-evaluated, then their
+  dependents in dependency order, and only as long as something actually changes. In a storm,
+  once a service is down every further failure beneath it stops there. Strongly connected
+  components (cycles) are re-evaluated as a unit to their least fixed point.
+- **Affectedness by reference counts** (per strongly connected component), so growing or
+  shrinking the affected region costs what flips, not the region.
+- **Reach on demand.** A problem's down- and degraded-reach is an upward search from it that
+  carries the keys under which the path holds; it is cached and recomputed only when something
+  on or next to its upstream changed.
+
+Memory is per node (a few integers), bounded by the topology, not by the storm.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+from correlator.core.figures import (
+    EMPTY,
+    ONE,
+    ZERO,
+    Evaluation,
+    ProblemState,
+    SegmentFigure,
+    ServiceFigure,
+)
+from correlator.core.topology import Entry, Topology
+
+REST = "\x00rest"
+"""The merged part of a division whose members are all unaffected."""
+
+Key = tuple[tuple[str, str], ...]
+"""A combination as evaluated: its (division id, part) pairs without "rest", sorted."""
+
+
+# -- the topology, indexed for evaluation --------------------------------------------------------
+
+
+class _Graph:
+    """Static indexes over one topology (built once per topology, shared by its evaluators)."""
+
+    def __init__(self, topo: Topology) -> None:
+        self.topo = topo
+        nodes = topo.nodes
+        scc = topo.scc
+        rank = topo.rank
+        self.order = sorted(nodes, key=rank.__getitem__)
+        self.index = {n: i for i, n in enumerate(self.order)}
+        self.scc_members: dict[int, list[str]] = {}
+        for n in self.order:
+            self.scc_members.setdefault(scc[n], []).append(n)
+        self.scc_rank = {s: rank[members[0]] for s, members in self.scc_members.items()}
+        self.cyclic = {
+            s: len(members) > 1 or members[0] in topo.dependents.get(members[0], ())
+            for s, members in self.scc_members.items()
+        }
+        # Affectedness: per SCC, the SCCs with an edge into it from outside (one per edge).
+        self.ext_in: dict[int, list[int]] = {}
+        # Reach: per node, the (dependent, entry) pairs that name it.
+        self.uses: dict[str, list[tuple[str, Entry]]] = {}
+        # Hit parts: per node, the (division, part) it serves in split entries (per entry).
+        self.tokens: dict[str, list[tuple[str, str]]] = {}
+        self.inside: dict[str, frozenset[str]] = {}
+        for n, node in nodes.items():
+            own = scc[n]
+            inside = set()
+            for entry in node.entries:
+                seen = set()
+                for m in entry.members:
+                    if scc[m] != own:
+                        self.ext_in.setdefault(scc[m], []).append(own)
+                    else:
+                        inside.add(m)
+                    if m not in seen:
+                        seen.add(m)
+                        self.uses.setdefault(m, []).append((n, entry))
+                if entry.kind == "split":
+                    for part, m in zip(entry.parts, entry.members, strict=True):
+                        self.tokens.setdefault(m, []).append((entry.division, part))
+            self.inside[n] = frozenset(inside)
+        self.division_ids = sorted(topo.divisions)
+        self.division_bit = {d: 1 << i for i, d in enumerate(self.division_ids)}
+        self.segments_of: dict[str, list[int]] = {}
+        for i, segment in enumerate(topo.segments):
+            for sid in segment.uses:
+                self.segments_of.setdefault(sid, []).append(i)
+        self.is_service = {n: node.role == "business_service" for n, node in nodes.items()}
+        self.critical = {n: node.tier <= 2 for n, node in nodes.items()}
+
+    def upstream_bits(self, node_id: str) -> int:
+        """`node_id` and everything that depends on it, as a bitset over `index`."""
+        buffer = bytearray((len(self.order) + 8) // 8)
+        seen = {node_id}
+        stack = [node_id]
+        dependents = self.topo.dependents
+        index = self.index
+        while stack:
+            n = stack.pop()
+            i = index[n]
+            buffer[i >> 3] |= 1 << (i & 7)
+            for d in dependents.get(n, ()):
+                if d not in seen:
+                    seen.add(d)
+                    stack.append(d)
+        return int.from_bytes(buffer, "little")
+
+    def bits_of(self, node_ids: Iterable[str]) -> int:
+        buffer = bytearray((len(self.order) + 8) // 8)
+        index = self.index
+        for n in node_ids:
+            i = index[n]
+            buffer[i >> 3] |= 1 << (i & 7)
+        return int.from_bytes(buffer, "little")
+
+
+def graph_of(topo: Topology) -> _Graph:
+    """The evaluation indexes of `topo`, built on first use and kept with it."""
+    cached = topo._index.get("graph")
+    if cached is None:
+        cached = topo._index["graph"] = _Graph(topo)
+    assert isinstance(cached, _Graph)
+    return cached
+
+
+# -- combinations --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Combos:
+    """The combinations of one scope: their keys, exact weights and whether they are sampled."""
+
+    keys: list[Key]
+    weights: list[Fraction]
+    sampled: bool
+    bits: list[int]
+    """Bit index of each key in the evaluator's key space (filled when registered)."""
+    mask: int = 0
+    """All of `bits` as one mask."""
+    numerators: list[int] | None = None
+    denominator: int = 1
+
+
+def _enumerate(
+    divisions: list[str], choices: list[list[tuple[str, Fraction]]], bound: int, seed: int
+) -> tuple[list[Key], list[Fraction], bool]:
+    total = math.prod(len(c) for c in choices)
+    weighted: list[tuple[tuple[tuple[str, str], ...], Fraction]] = []
+    sampled = False
+    if total <= bound:
+        stack: list[tuple[int, tuple[tuple[str, str], ...], Fraction]] = [(0, (), ONE)]
+        while stack:
+            i, assignment, weight = stack.pop()
+            if i == len(divisions):
+                weighted.append((assignment, weight))
+                continue
+            for part, share in reversed(choices[i]):
+                stack.append((i + 1, (*assignment, (divisions[i], part)), weight * share))
+    else:
+        weighted = _sample(divisions, choices, bound, seed)
+        sampled = True
+    keys = [tuple(pair for pair in assignment if pair[1] != REST) for assignment, _ in weighted]
+    return keys, [w for _, w in weighted], sampled
+
+
+def _sample(
+    divisions: list[str], choices: list[list[tuple[str, Fraction]]], n: int, seed: int
+) -> list[tuple[tuple[tuple[str, str], ...], Fraction]]:
+    """Deterministic sampling of combinations, weighted by shares (fixed seed per scope)."""
+    rng = random.Random(seed ^ zlib.crc32(",".join(divisions).encode()))
+    cumulative = []
+    for options in choices:
+        acc = 0.0
+        row = []
+        for part, share in options:
+            acc += float(share)
+            row.append((acc, part))
+        cumulative.append(row)
+    counts: dict[tuple[tuple[str, str], ...], int] = {}
+    for _ in range(n):
+        picked = []
+        for division, row in zip(divisions, cumulative, strict=True):
+            r = rng.random() * row[-1][0]
+            part = next((p for edge, p in row if r < edge), row[-1][1])
+            picked.append((division, part))
+        key = tuple(picked)
+        counts[key] = counts.get(key, 0) + 1
+    return [(a, Fraction(c, n)) for a, c in sorted(counts.items())]
+
+
+# -- the evaluator -------------------------------------------------------------------------------
+
+
+class Evaluator:
+    """Evaluates problem sets against one topology, each from the one evaluated before.
+
+    `evaluate(problems)` moves this evaluator's state to `problems` and returns the figures; a
+    fresh evaluator evaluates from scratch, and the two always agree (a property test holds it
+    to that). Keep one evaluator per line of evaluations (the global one, one per incident).
+    """
+
+    def __init__(self, topology: Topology, *, bound: int = 4096, seed: int = 0) -> None:
+        self.topology = topology
+        self.bound = bound
+        self.seed = seed
+        self.g = graph_of(topology)
+        self.problems: dict[str, ProblemState] = {}
+        # Affectedness (upstream of a problem), per SCC.
+        self._count: dict[int, int] = {}
+        self._hits: dict[tuple[str, str], int] = {}
+        # Per affected node: (scope bits, down mask, bad mask).
+        self._scope: dict[str, int] = {}
+        self._down: dict[str, int] = {}
+        self._bad: dict[str, int] = {}
+        # The key space.
+        self._key_bit: dict[Key, int] = {}
+        self._part_mask: dict[tuple[str, str], int] = {}
+        self._full = 0
+        self._combos: dict[int, _Combos] = {}
+        # Figures.
+        self._services: dict[str, ServiceFigure] = {}
+        self._segments: dict[str, SegmentFigure] = {}
+        self._segment_scope: dict[int, int] = {}
+        self._roots: set[str] = set()
+        self._root_scope_of: dict[str, int] = {}
+        # Reach, per problem, with the upstream it depends on.
+        self._down_reach: dict[str, frozenset[str]] = {}
+        self._bad_reach: dict[str, frozenset[str]] = {}
+        self._upstream: dict[str, int] = {}
+        self._last: Evaluation = EMPTY
+        self._reach_valid = False
+        self._roots_valid = False
+        # Scopes in use, counted, so `estimated` costs the distinct scopes, not the services.
+        self._svc_scope: dict[str, int] = {}
+        self._scope_uses: dict[int, int] = {}
+        self._new_keys = False
+
+    # -- public -------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        problems: Mapping[str, ProblemState],
+        *,
+        reach: bool = False,
+        root_causes: bool = False,
+    ) -> Evaluation:
+        """Evaluate `problems` (component id -> own state); unknown ids are ignored."""
+        nodes = self.topology.nodes
+        wanted = {c: s for c, s in problems.items() if c in nodes}
+        changed = [
+            c
+            for c in (*wanted, *(c for c in self.problems if c not in wanted))
+            if wanted.get(c) != self.problems.get(c)
+        ]
+        if (
+            not changed
+            and (self._reach_valid or not reach)
+            and (self._roots_valid or not root_causes)
+        ):
+            return self._last if self.problems else EMPTY
+        flipped = self._set_problems(wanted, changed)
+        dirty_nodes = self._propagate([self.topology.scc[c] for c in changed])
+        hits_changed = self._update_hits(flipped)
+        dirty_services, keys_grew = self._refresh_combos(hits_changed, dirty_nodes)
+        if keys_grew:
+            self._key_space()
+            dirty_nodes |= self._recompute_all()
+            is_service = self.g.is_service
+            dirty_services = {n for n in self._scope if is_service[n]} | set(self._svc_scope)
+        everything = keys_grew or hits_changed
+        self._service_figures(dirty_services)
+        self._segment_figures(dirty_services, everything)
+
+        if root_causes:
+            self._root_causes(dirty_nodes, changed, everything or not self._roots_valid)
+        self._roots_valid = root_causes
+        if reach:
+            self._reaches(dirty_nodes, everything or not self._reach_valid)
+        self._reach_valid = reach
+        if not self.problems:
+            self._last = EMPTY
+            return EMPTY
+        self._last = Evaluation(
+            problems=dict(self.problems),
+            services=dict(self._services),
+            segments=dict(self._segments),
+            estimated=self._estimated(root_causes),
+            down_reach=dict(self._down_reach) if reach else {},
+            degraded_reach=dict(self._bad_reach) if reach else {},
+            root_causes=frozenset(self._roots) if root_causes else frozenset(),
+        )
+        return self._last
+
+    # -- affectedness ---------------------------------------------------------------------------
+
+    def _set_problems(self, wanted: dict[str, ProblemState], changed: list[str]) -> list[str]:
+        """Apply the new problem set; returns the nodes whose affectedness flipped."""
+        g = self.g
+        scc = self.topology.scc
+        count = self._count
+        was: dict[int, bool] = {}
+        stack: list[tuple[int, int]] = []
+        for c in changed:
+            before, after = c in self.problems, c in wanted
+            if before != after:
+                stack.append((scc[c], 1 if after else -1))
+        self.problems = wanted
+        while stack:
+            s, delta = stack.pop()
+            old = count.get(s, 0)
+            new = old + delta
+            if new:
+                count[s] = new
+            else:
+                del count[s]
+            if (old > 0) != (new > 0):
+                was.setdefault(s, old > 0)
+                for t in g.ext_in.get(s, ()):
+                    stack.append((t, delta))
+        # an SCC may flip on and off again within one change: only the net flips count
+        return [n for s, before in was.items() if (s in count) != before for n in g.scc_members[s]]
+
+    def _affected(self, n: str) -> bool:
+        return self.topology.scc[n] in self._count
+
+    def _update_hits(self, flipped: list[str]) -> bool:
+        """Count the split parts whose member is affected; True when a division's parts changed."""
+        tokens = self.g.tokens
+        hits = self._hits
+        changed = False
+        for n in flipped:
+            toks = tokens.get(n)
+            if not toks:
+                continue
+            delta = 1 if self._affected(n) else -1
+            for token in toks:
+                old = hits.get(token, 0)
+                new = old + delta
+                if new:
+                    hits[token] = new
+                else:
+                    del hits[token]
+                if (old > 0) != (new > 0):
+                    changed = True
+                    # every scope over this division has other combinations now
+                    bit = self.g.division_bit[token[0]]
+                    for scope in [s for s in self._combos if s & bit]:
+                        del self._combos[scope]
+        return changed
+
+    # -- node values ----------------------------------------------------------------------------
+
+    def _propagate(self, seeds: Iterable[int]) -> set[str]:
+        """Re-evaluate `seeds` (SCC ids) and, while values change, their dependents."""
+        g = self.g
+        heap = [(g.scc_rank[s], s) for s in set(seeds)]
+        heapq.heapify(heap)
+        queued = {s for _, s in heap}
+        changed: set[str] = set()
+        scc = self.topology.scc
+        dependents = self.topology.dependents
+        while heap:
+            _, s = heapq.heappop(heap)
+            queued.discard(s)
+            for n in self._evaluate_scc(s):
+                changed.add(n)
+                for d in dependents.get(n, ()):
+                    t = scc[d]
+                    if t != s and t not in queued:
+                        queued.add(t)
+                        heapq.heappush(heap, (g.scc_rank[t], t))
+        return changed
+
+    def _recompute_all(self) -> set[str]:
+        """Every affected node again (the key space changed); returns those that changed."""
+        changed: set[str] = set()
+        for s in sorted(self._count, key=self.g.scc_rank.__getitem__):
+            changed.update(self._evaluate_scc(s))
+        return changed
+
+    def _evaluate_scc(self, s: int) -> list[str]:
+        """Evaluate one SCC; returns its nodes whose (scope, down, bad) changed."""
+        members = self.g.scc_members[s]
+        scope, down, bad = self._scope, self._down, self._bad
+        if s not in self._count:
+            gone = [n for n in members if n in scope]
+            for n in gone:
+                del scope[n]
+                down.pop(n, None)
+                bad.pop(n, None)
+            return gone
+        old = {n: (scope.get(n), down.get(n, 0), bad.get(n, 0)) for n in members}
+        if self.g.cyclic[s]:
+            for n in members:  # least fixed point: start from nothing
+                scope[n], down[n], bad[n] = 0, 0, 0
+            while True:
+                moved = False
+                for n in members:
+                    value = self._node_value(n)
+                    if value != (scope[n], down[n], bad[n]):
+                        scope[n], down[n], bad[n] = value
+                        moved = True
+                if not moved:
+                    break
+        else:
+            n = members[0]
+            scope[n], down[n], bad[n] = self._node_value(n)
+        return [n for n in members if old[n] != (scope[n], down[n], bad[n])]
+
+    def _node_value(self, n: str) -> tuple[int, int, int]:
+        full = self._full
+        scopes, downs, bads = self._scope, self._down, self._bad
+        own = self.problems.get(n)
+        scope = 0
+        down = full if own == "down" else 0
+        bad = full if own is not None else 0
+        for entry in self.topology.nodes[n].entries:
+            kind = entry.kind
+            members = entry.members
+            if kind == "require":
+                m = members[0]
+                scope |= scopes.get(m, 0)
+                down |= downs.get(m, 0)
+                bad |= bads.get(m, 0)
+            elif kind == "split":
+                part_mask = self._part_mask
+                division = entry.division
+                hit = False
+                for part, m in zip(entry.parts, members, strict=True):
+                    ms = scopes.get(m)
+                    if ms is None:
+                        continue
+                    hit = True
+                    scope |= ms
+                    pm = part_mask.get((division, part), 0)
+                    if pm:
+                        down |= pm & downs.get(m, 0)
+                        bad |= pm & bads.get(m, 0)
+                if hit:
+                    scope |= self.g.division_bit[division]
+            else:
+                for m in members:
+                    scope |= scopes.get(m, 0)
+                    bad |= bads.get(m, 0)
+                if kind == "any":
+                    all_down = full
+                    for m in members:
+                        all_down &= downs.get(m, 0)
+                        if not all_down:
+                            break
+                    down |= all_down
+                elif kind == "quorum":
+                    down |= _too_few_up(entry, downs, full)
+        return scope, down, bad | down
+
+    def _entry_down(self, entry: Entry, downs: Mapping[str, int]) -> int:
+        """Keys under which `entry` is down (cuts its node off), given member down masks."""
+        kind = entry.kind
+        if kind == "require":
+            return downs.get(entry.members[0], 0)
+        if kind == "any":
+            all_down = self._full
+            for m in entry.members:
+                all_down &= downs.get(m, 0)
+            return all_down
+        if kind == "quorum":
+            return _too_few_up(entry, downs, self._full)
+        if kind == "split":
+            out = 0
+            for part, m in zip(entry.parts, entry.members, strict=True):
+                out |= self._part_mask.get((entry.division, part), 0) & downs.get(m, 0)
+            return out
+        return 0
+
+    def _in_play(self, entry: Entry, member: str) -> int:
+        """Keys under which a customer uses `member` through `entry`."""
+        if entry.kind != "split":
+            return self._full
+        out = 0
+        for part, m in zip(entry.parts, entry.members, strict=True):
+            if m == member:
+                out |= self._part_mask.get((entry.division, part), 0)
+        return out
+
+    # -- combinations and the key space ---------------------------------------------------------
+
+    def _choices(self, division_id: str) -> list[tuple[str, Fraction]]:
+        division = self.topology.divisions[division_id]
+        hits = self._hits
+        choices = [
+            (p, s)
+            for p, s in zip(division.parts, division.shares, strict=True)
+            if (division_id, p) in hits
+        ]
+        rest = ONE - sum((w for _, w in choices), ZERO)
+        if rest > 0:
+            choices.append((REST, rest))
+        return choices
+
+    def _combos_of(self, scope: int) -> _Combos:
+        cached = self._combos.get(scope)
+        if cached is None:
+            divisions = [d for d in self.g.division_ids if scope & self.g.division_bit[d]]
+            keys, weights, sampled = _enumerate(
+                divisions, [self._choices(d) for d in divisions], self.bound, self.seed
+            )
+            cached = self._combos[scope] = _Combos(keys, weights, sampled, [])
+            self._register(cached)
+        return cached
+
+    def _register(self, combos: _Combos) -> None:
+        key_bit = self._key_bit
+        bits = []
+        for key in combos.keys:
+            bit = key_bit.get(key)
+            if bit is None:
+                bit = key_bit[key] = len(key_bit)
+                self._new_keys = True
+            bits.append(bit)
+        combos.bits = bits
+        combos.mask = 0
+        for bit in bits:
+            combos.mask |= 1 << bit
+        denominator = math.lcm(*(w.denominator for w in combos.weights)) if bits else 1
+        combos.denominator = denominator
+        combos.numerators = [w.numerator * (denominator // w.denominator) for w in combos.weights]
+
+    def _key_space(self) -> None:
+        """Rebuild the part masks and the full mask after keys were added."""
+        part_mask: dict[tuple[str, str], int] = {}
+        for key, bit in self._key_bit.items():
+            for pair in key:
+                part_mask[pair] = part_mask.get(pair, 0) | (1 << bit)
+        self._part_mask = part_mask
+        self._full = (1 << len(self._key_bit)) - 1
+
+    def _refresh_combos(self, hits_changed: bool, dirty_nodes: set[str]) -> tuple[set[str], bool]:
+        """Make sure every scope in use has its combinations and keys; returns the services
+        whose figures must be computed again and whether the key space grew."""
+        self._new_keys = False
+        is_service = self.g.is_service
+        dirty = {n for n in dirty_nodes if is_service[n]}
+        if hits_changed:
+            dirty |= set(self._svc_scope) | set(self._services)
+        if not self._full:
+            self._combos_of(0)  # the all-rest key, always present
+        for sid in dirty:
+            scope = self._scope.get(sid)
+            if scope is not None:
+                self._combos_of(scope)
+        scope_of = self._scope
+        for p in self.problems if hits_changed else (n for n in dirty_nodes if n in self.problems):
+            self._combos_of(scope_of.get(p, 0))
+        if self._new_keys:
+            self._garbage_collect()
+        return dirty, self._new_keys
+
+    def _garbage_collect(self) -> None:
+        """Drop keys no scope in use needs any more, when they are most of the key space."""
+        live = sum(len(c.keys) for c in self._combos.values())
+        if len(self._key_bit) <= 64 or len(self._key_bit) <= 4 * live:
+            return
+        is_service = self.g.is_service
+        in_use = {scope for n, scope in self._scope.items() if is_service[n]}
+        in_use |= {self._scope.get(p, 0) for p in self.problems}
+        in_use |= set(self._segment_scope.values())
+        in_use.add(0)
+        self._key_bit = {}
+        self._combos = {s: c for s, c in self._combos.items() if s in in_use}
+        for combos in self._combos.values():
+            self._register(combos)
+        self._new_keys = True
+
+    def _estimated(self, with_roots: bool) -> bool:
+        combos = self._combos
+        scopes = set(self._scope_uses)
+        scopes |= set(self._segment_scope.values())
+        if with_roots:
+            scopes |= {self._scope.get(p, 0) for p in self.problems}
+        return any(combos[s].sampled for s in scopes if s in combos)
+
+    # -- figures --------------------------------------------------------------------------------
+
+    def _weight(self, combos: _Combos, mask: int) -> Fraction:
+        if not mask:
+            return ZERO
+        if mask & combos.mask == combos.mask:
+            return ONE
+        numerators = combos.numerators or []
+        total = 0
+        for bit, numerator in zip(combos.bits, numerators, strict=True):
+            if mask >> bit & 1:
+                total += numerator
+        return Fraction(total, combos.denominator)
+
+    def _service_figures(self, dirty: set[str]) -> set[str]:
+        """Figures of `dirty` services; returns those whose figure changed."""
+        changed = set()
+        uses = self._scope_uses
+        for sid in dirty:
+            scope = self._scope.get(sid)
+            before = self._svc_scope.get(sid)
+            if scope != before:
+                if before is not None:
+                    uses[before] -= 1
+                    if not uses[before]:
+                        del uses[before]
+                    del self._svc_scope[sid]
+                if scope is not None:
+                    uses[scope] = uses.get(scope, 0) + 1
+                    self._svc_scope[sid] = scope
+            figure = None
+            if scope is not None:
+                combos = self._combos_of(scope)
+                down = self._down[sid] & combos.mask
+                only_bad = self._bad[sid] & ~down & combos.mask
+                f = ServiceFigure(sid, self._weight(combos, down), self._weight(combos, only_bad))
+                if f.state != "ok":
+                    figure = f
+            old = self._services.get(sid)
+            if figure == old:
+                continue
+            if figure is None:
+                del self._services[sid]
+            else:
+                self._services[sid] = figure
+            changed.add(sid)
+        return changed
+
+    def _segment_figures(self, services: set[str], everything: bool) -> None:
+        topo = self.topology
+        if everything:
+            indexes: Iterable[int] = range(len(topo.segments))
+        else:
+            indexes = sorted({i for s in services for i in self.g.segments_of.get(s, ())})
+        todo = []
+        for i in indexes:
+            segment = topo.segments[i]
+            used = [s for s in segment.uses if s in self._services]
+            if not used:
+                self._segment_scope.pop(i, None)
+                self._segments.pop(segment.id, None)
+                continue
+            scope = 0
+            for s in used:
+                scope |= self._scope[s]
+            self._segment_scope[i] = scope
+            self._combos_of(scope)
+            todo.append((segment, used, scope))
+        if self._new_keys:  # a scope no service has: evaluate its keys everywhere
+            self._key_space()
+            self._recompute_all()
+            self._new_keys = False
+        for segment, used, scope in todo:
+            combos = self._combos_of(scope)
+            down = bad = critical = 0
+            for s in used:
+                down |= self._down[s]
+                bad |= self._bad[s]
+                if self.g.critical[s]:
+                    critical |= self._down[s]
+            down &= combos.mask
+            self._segments[segment.id] = SegmentFigure.of(
+                segment.id,
+                segment.customers,
+                self._weight(combos, down),
+                self._weight(combos, bad & ~down & combos.mask),
+                self._weight(combos, critical & combos.mask),
+            )
+
+    # -- root causes ----------------------------------------------------------------------------
+
+    def _root_causes(self, dirty: set[str], changed: list[str], everything: bool) -> None:
+        """Problems not explained by their dependencies outside their own cycle."""
+        problems = self.problems
+        self._roots.intersection_update(problems)
+        if everything:
+            candidates: Iterable[str] = problems
+        else:
+            dependents = self.topology.dependents
+            near = {*dirty, *changed}
+            near.update(d for n in dirty for d in dependents.get(n, ()))
+            candidates = [p for p in near if p in problems]
+        for p in candidates:
+            own = problems[p]
+            combos = self._combos_of(self._scope.get(p, 0))
+            inside = self.g.inside[p]
+            downs: Mapping[str, int] = self._down
+            bads: Mapping[str, int] = self._bad
+            if inside:
+                downs = {m: 0 for m in inside} | {
+                    m: self._down.get(m, 0)
+                    for e in self.topology.nodes[p].entries
+                    for m in e.members
+                    if m not in inside
+                }
+                bads = {m: 0 for m in inside} | {
+                    m: self._bad.get(m, 0)
+                    for e in self.topology.nodes[p].entries
+                    for m in e.members
+                    if m not in inside
+                }
+            explained = 0
+            for entry in self.topology.nodes[p].entries:
+                if own == "down":
+                    explained |= self._entry_down(entry, downs)
+                else:
+                    for m in entry.members:
+                        explained |= self._in_play(entry, m) & bads.get(m, 0)
+            if explained & combos.mask == combos.mask:
+                self._roots.discard(p)
+            else:
+                self._roots.add(p)
+
+    # -- reach ----------------------------------------------------------------------------------
+
+    def _reaches(self, dirty: set[str], everything: bool) -> None:
+        """Keep each problem's down- and degraded-reach current (DESIGN §6)."""
+        for p in [p for p in self._down_reach if p not in self.problems]:
+            del self._down_reach[p], self._bad_reach[p]
+            self._upstream.pop(p, None)
+        if everything:
+            stale = set(self.problems)
+        else:
+            stale = {p for p in self.problems if p not in self._down_reach}
+            if dirty:
+                near = set(dirty)
+                for n in dirty:
+                    near.update(self.topology.dependents.get(n, ()))
+                changed_bits = self.g.bits_of(near)
+                for p in self.problems:
+                    if p in stale:
+                        continue
+                    up = self._upstream.get(p)
+                    if up is None:
+                        up = self._upstream[p] = self.g.upstream_bits(p)
+                    if up & changed_bits:
+                        stale.add(p)
+        for p in stale:
+            self._down_reach[p] = self._reach_of(p, down_only=True)
+            self._bad_reach[p] = self._reach_of(p, down_only=False)
+
+    def _reach_of(self, p: str, *, down_only: bool) -> frozenset[str]:
+        """Business services joined to `p` by a path of down (or bad) nodes in one combination."""
+        states = self._down if down_only else self._bad
+        start = states.get(p, 0)
+        if not start:
+            return frozenset()
+        carried = {p: start}
+        stack = [p]
+        uses = self.g.uses
+        while stack:
+            x = stack.pop()
+            mask = carried[x]
+            for y, entry in uses.get(x, ()):
+                if down_only:
+                    if entry.kind == "soft":
+                        continue
+                    carry = mask & states.get(y, 0)
+                    if carry:
+                        carry &= self._entry_down(entry, states)
+                else:
+                    carry = mask & states.get(y, 0)
+                if carry and entry.kind == "split":
+                    carry &= self._in_play(entry, x)
+                if carry:
+                    before = carried.get(y, 0)
+                    if carry | before != before:
+                        carried[y] = carry | before
+                        stack.append(y)
+        is_service = self.g.is_service
+        out = []
+        for n, mask in carried.items():
+            if is_service[n]:
+                scope = self._scope.get(n)
+                if scope is not None and mask & self._combos_of(scope).mask:
+                    out.append(n)
+        return frozenset(out)
+
+
+def _too_few_up(entry: Entry, downs: Mapping[str, int], full: int) -> int:
+    """Keys under which fewer than `entry.quorum` members are up."""
+    members = entry.members
+    need = len(members) - entry.quorum + 1  # this many down members cut it off
+    if need <= 0:
+        return full
+    at_least = [full] + [0] * need
+    for i, m in enumerate(members):
+        d = downs.get(m, 0)
+        if not d:
+            continue
+        for j in range(min(need, i + 1), 0, -1):
+            at_least[j] |= at_least[j - 1] & d
+    return at_least[need]
