@@ -27,10 +27,11 @@ Memory is per node (a few integers), bounded by the topology, not by the storm.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -44,6 +45,9 @@ from correlator.core.figures import (
     ServiceFigure,
 )
 from correlator.core.topology import Entry, Topology
+
+_EPOCHS = itertools.count()
+"""Reach epochs, unique across evaluators (see `Evaluator.reach_dropped`)."""
 
 REST = "\x00rest"
 """The merged part of a division whose members are all unaffected."""
@@ -244,13 +248,20 @@ class Evaluator:
         # Reach, per problem, with the upstream it depends on.
         self._down_reach: dict[str, frozenset[str]] = {}
         self._bad_reach: dict[str, frozenset[str]] = {}
-        self._upstream: dict[str, int] = {}
+        self._visited: dict[tuple[str, bool], int] = {}
+        """Per (problem, down_only): the nodes its reach search went through, as bits."""
         self._last: Evaluation = EMPTY
+        self._version = 0
+        self._reach_epoch = next(_EPOCHS)
+        self._dropped: set[str] = set()
         self._reach_valid = False
         self._roots_valid = False
         # Scopes in use, counted, so `estimated` costs the distinct scopes, not the services.
         self._svc_scope: dict[str, int] = {}
         self._scope_uses: dict[int, int] = {}
+        self._new_keys = False
+        self._combos_of(0)  # the all-rest key: most evaluations need no other
+        self._key_space()
         self._new_keys = False
 
     # -- public -------------------------------------------------------------------------------
@@ -276,6 +287,8 @@ class Evaluator:
             and (self._roots_valid or not root_causes)
         ):
             return self._last if self.problems else EMPTY
+        self._version += 1
+        self._dropped = set()
         flipped = self._set_problems(wanted, changed)
         dirty_nodes = self._propagate([self.topology.scc[c] for c in changed])
         hits_changed = self._update_hits(flipped)
@@ -294,6 +307,8 @@ class Evaluator:
         self._roots_valid = root_causes
         if reach:
             self._reaches(dirty_nodes, everything or not self._reach_valid)
+        if not reach:
+            self._reach_epoch = next(_EPOCHS)  # reaches were not kept current
         self._reach_valid = reach
         if not self.problems:
             self._last = EMPTY
@@ -303,8 +318,8 @@ class Evaluator:
             services=dict(self._services),
             segments=dict(self._segments),
             estimated=self._estimated(root_causes),
-            down_reach=dict(self._down_reach) if reach else {},
-            degraded_reach=dict(self._bad_reach) if reach else {},
+            down_reach=_Reach(self, True) if reach else {},
+            degraded_reach=_Reach(self, False) if reach else {},
             root_causes=frozenset(self._roots) if root_causes else frozenset(),
         )
         return self._last
@@ -733,37 +748,73 @@ class Evaluator:
     # -- reach ----------------------------------------------------------------------------------
 
     def _reaches(self, dirty: set[str], everything: bool) -> None:
-        """Keep each problem's down- and degraded-reach current (DESIGN §6)."""
-        for p in [p for p in self._down_reach if p not in self.problems]:
-            del self._down_reach[p], self._bad_reach[p]
-            self._upstream.pop(p, None)
-        if everything:
-            stale = set(self.problems)
-        else:
-            stale = {p for p in self.problems if p not in self._down_reach}
-            if dirty:
-                near = set(dirty)
-                for n in dirty:
-                    near.update(self.topology.dependents.get(n, ()))
-                changed_bits = self.g.bits_of(near)
-                for p in self.problems:
-                    if p in stale:
-                        continue
-                    up = self._upstream.get(p)
-                    if up is None:
-                        up = self._upstream[p] = self.g.upstream_bits(p)
-                    if up & changed_bits:
-                        stale.add(p)
-        for p in stale:
-            self._down_reach[p] = self._reach_of(p, down_only=True)
-            self._bad_reach[p] = self._reach_of(p, down_only=False)
+        """Forget the reaches (DESIGN §6) that this change may have altered; the rest stay.
 
-    def _reach_of(self, p: str, *, down_only: bool) -> frozenset[str]:
+        A reach search from a problem walks up through nodes (`visited`); it can only come out
+        differently when one of them changed, or a member or an entry-sibling of a changed
+        node is one of them (the entry's state, or a new dependent, changed).
+        """
+        caches = (self._down_reach, self._bad_reach)
+        if everything:
+            for cache in caches:
+                cache.clear()
+            self._visited.clear()
+            self._reach_epoch = next(_EPOCHS)
+            return
+        problems = self.problems
+        if not dirty:
+            gone = [p for p in self._down_reach if p not in problems]
+            gone += [p for p in self._bad_reach if p not in problems]
+            for p in gone:
+                self._forget(p)
+            return
+        nodes = self.topology.nodes
+        dependents = self.topology.dependents
+        near = set(dirty)
+        for n in dirty:
+            for e in nodes[n].entries:
+                near.update(e.members)
+            for y in dependents.get(n, ()):
+                for e in nodes[y].entries:
+                    if n in e.members:
+                        near.update(e.members)
+        trigger = self.g.bits_of(near)
+        for (p, down_only), visited in list(self._visited.items()):
+            if p not in problems or visited & trigger:
+                self._forget(p)
+
+    def reach_dropped(self) -> tuple[int, int, frozenset[str]]:
+        """What the last evaluation may have changed in the reaches: (epoch, version, problems).
+
+        Within one epoch, the reach of a problem not in `problems` is what it was at the
+        previous version; a new epoch (unique across evaluators) means any reach may have
+        changed.
+        """
+        return self._reach_epoch, self._version, frozenset(self._dropped)
+
+    def _forget(self, p: str) -> None:
+        self._dropped.add(p)
+        self._down_reach.pop(p, None)
+        self._bad_reach.pop(p, None)
+        self._visited.pop((p, True), None)
+        self._visited.pop((p, False), None)
+
+    def reach(self, p: str, *, down_only: bool) -> frozenset[str]:
+        """`p`'s down-reach (or degraded-reach), computed on first use after a change."""
+        cache = self._down_reach if down_only else self._bad_reach
+        found = cache.get(p)
+        if found is None:
+            found, visited = self._reach_of(p, down_only=down_only)
+            cache[p] = found
+            self._visited[(p, down_only)] = visited
+        return found
+
+    def _reach_of(self, p: str, *, down_only: bool) -> tuple[frozenset[str], int]:
         """Business services joined to `p` by a path of down (or bad) nodes in one combination."""
         states = self._down if down_only else self._bad
         start = states.get(p, 0)
         if not start:
-            return frozenset()
+            return frozenset(), self.g.bits_of((p,))
         carried = {p: start}
         stack = [p]
         uses = self.g.uses
@@ -793,7 +844,34 @@ class Evaluator:
                 scope = self._scope.get(n)
                 if scope is not None and mask & self._combos_of(scope).mask:
                     out.append(n)
-        return frozenset(out)
+        return frozenset(out), self.g.bits_of(carried)
+
+
+class _Reach(Mapping[str, frozenset[str]]):
+    """The reaches of one evaluation's problems, each computed when first read.
+
+    Valid until its evaluator evaluates the next problem set (the tracker reads them within
+    the step); reading one later is a programming error.
+    """
+
+    def __init__(self, evaluator: Evaluator, down_only: bool) -> None:
+        self._evaluator = evaluator
+        self._down_only = down_only
+        self._problems = evaluator.problems
+        self._version = evaluator._version
+
+    def __getitem__(self, problem: str) -> frozenset[str]:
+        if problem not in self._problems:
+            raise KeyError(problem)
+        if self._evaluator._version != self._version:
+            raise RuntimeError("reach read after its evaluator moved on")
+        return self._evaluator.reach(problem, down_only=self._down_only)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._problems)
+
+    def __len__(self) -> int:
+        return len(self._problems)
 
 
 def _too_few_up(entry: Entry, downs: Mapping[str, int], full: int) -> int:

@@ -77,10 +77,75 @@ class _Incident:
     title: str = ""
     evaluator: Evaluator | None = None
     """Evaluates this incident's own problems, each step from the last."""
+    revision: int = 0
+    """Bumped on every change of `members`."""
+    reach: ReachUnion = field(default_factory=lambda: ReachUnion())
+    """The union of its members' down-reaches, kept up to date by differences."""
+    built_from: tuple[object, ...] | None = None
+    """What the last snapshot was built from; the same inputs build the same snapshot."""
 
     @property
     def active(self) -> bool:
         return self.status == "open"
+
+
+class ReachUnion:
+    """The union of some problems' reaches, updated by what changed since the last call.
+
+    Each member's reach is counted per service; a member is looked at again only when it
+    joined or left, or when the evaluator dropped its cached reach (something it depends on
+    changed). In a storm that keeps a step's cost at the change, not at the incident's size.
+    """
+
+    __slots__ = ("_counted", "_counts", "_union", "_synced")
+
+    def __init__(self) -> None:
+        self._counted: dict[str, frozenset[str]] = {}
+        self._counts: dict[str, int] = {}
+        self._union: frozenset[str] = frozenset()
+        self._synced = (-1, -1)
+
+    def current(
+        self,
+        members: set[str],
+        dropped: tuple[int, int, frozenset[str]],
+        reaches: Mapping[str, frozenset[str]],
+    ) -> frozenset[str]:
+        epoch, version, changed = dropped
+        counted = self._counted
+        last_epoch, last_version = self._synced
+        stale: set[str]
+        if epoch != last_epoch or last_version < version - 1:
+            stale = members | counted.keys()
+        elif last_version == version - 1:
+            stale = (members ^ counted.keys()) | (members & changed)
+        else:  # synced at this version already: only membership moved since
+            stale = members ^ counted.keys()
+        self._synced = (epoch, version)
+        if not stale:
+            return self._union
+        counts = self._counts
+        moved = False
+        for m in stale:
+            old = counted.pop(m, None)
+            if old:
+                for sid in old:
+                    n = counts[sid] - 1
+                    if n:
+                        counts[sid] = n
+                    else:
+                        del counts[sid]
+                        moved = True
+            if m in members:
+                new = reaches.get(m, frozenset())
+                counted[m] = new
+                for sid in new:
+                    n = counts.get(sid, 0)
+                    counts[sid] = n + 1
+                    moved = moved or not n
+        if moved:
+            self._union = frozenset(counts)
+        return self._union
 
 
 @dataclass(slots=True)
@@ -183,20 +248,19 @@ class IncidentTracker:
         active = self._active()
 
         for inc in active:
-            for member in sorted(inc.members):
-                if member not in problems:
-                    inc.members.discard(member)
-                    self.member_of.pop(member, None)
-                    self.last_incident_of[member] = inc.id
+            for member in sorted(m for m in inc.members if m not in problems):
+                inc.members.discard(member)
+                inc.revision += 1
+                self.member_of.pop(member, None)
+                self.last_incident_of[member] = inc.id
             if not inc.members and inc.pending_since is None:
                 inc.pending_since = now
 
+        dropped = self.evaluator.reach_dropped()
+
         def down_reach(inc: _Incident) -> frozenset[str]:
             """Business services the incident's problems cut customers off from, now."""
-            reach: frozenset[str] = frozenset()
-            for m in inc.members:
-                reach |= g.down_reach.get(m, frozenset())
-            return reach
+            return inc.reach.current(inc.members, dropped, g.down_reach)
 
         def reach(inc: _Incident) -> frozenset[str]:
             """Its down-reach; for a degraded-only incident its degraded-reach; else the last."""
@@ -407,6 +471,7 @@ class IncidentTracker:
 
     def _add(self, inc: _Incident, problem: str) -> None:
         inc.members.add(problem)
+        inc.revision += 1
         self.member_of[problem] = inc.id
         self.last_incident_of[problem] = inc.id
         inc.pending_since = None
@@ -417,6 +482,7 @@ class IncidentTracker:
         for member in absorbed.members:
             self._add(into, member)
         absorbed.members.clear()
+        absorbed.revision += 1
         absorbed.status = "merged"
         absorbed.merged_into = into.id
         absorbed.pending_since = None
@@ -498,7 +564,9 @@ class IncidentTracker:
             key = (root, ev.problems[root])
             figures = alone.get(key)
             if figures is None:
-                own = self._scratch.evaluate({root: key[1]})
+                own = Evaluator(
+                    self.topology, bound=self.settings.combination_bound, seed=self.settings.seed
+                ).evaluate({root: key[1]})
                 figures = alone[key] = (own.customers_affected, own.customers_degraded)
             return (-figures[0], -figures[1], order[root])
 
@@ -524,9 +592,15 @@ class IncidentTracker:
                 )
                 for c in inc.last_components
             )
+        # Floats order these exactly: weights are products of shares with small denominators.
         services = sorted(
             ev.services.values(),
-            key=lambda f: (-f.impact, -f.degraded, topo.nodes[f.id].tier, topo.order[f.id]),
+            key=lambda f: (
+                -float(f.impact),
+                -float(f.degraded),
+                topo.nodes[f.id].tier,
+                topo.order[f.id],
+            ),
         )
         inc.services = frozenset(f.id for f in services)
         service_entries = tuple(
@@ -595,6 +669,29 @@ class IncidentTracker:
     def _publish(
         self, inc: _Incident, now: Millis, kind: EventType | None, result: StepResult
     ) -> None:
+        if kind is None and inc.snapshot is not None:
+            ev = self._evaluate_members(inc) if inc.members else EMPTY
+            inputs = (
+                ev,
+                self.topology,
+                inc.revision,
+                inc.status,
+                inc.ack_by,
+                inc.resolved_at,
+                tuple(self.health.get(m) for m in inc.members),
+            )
+            last = inc.built_from
+            inc.built_from = inputs
+            if (
+                last is not None
+                and last[0] is ev
+                and last[1] is self.topology
+                and last[2:6] == inputs[2:6]
+                and all(a is b for a, b in zip(last[6], inputs[6], strict=True))  # type: ignore[call-overload]
+            ):
+                return  # built from the same inputs: the same snapshot
+        else:
+            inc.built_from = None
         snapshot = self._build(inc, now)
         if kind is None:
             if inc.snapshot is not None and inc.snapshot.material() == snapshot.material():
@@ -607,30 +704,39 @@ class IncidentTracker:
         result.events.append(IncidentEvent(kind, inc.seq, now, snapshot))
 
     def _publish_services(self, now: Millis, result: StepResult) -> None:
+        """Records of the business services whose figures or incidents changed."""
         topo = self.topology
         g = self.global_eval
         incidents_of: dict[str, list[str]] = {}
         for inc in self._active():
             for sid in sorted(inc.services):
                 incidents_of.setdefault(sid, []).append(inc.id)
-        inputs = (g, {sid: tuple(ids) for sid, ids in incidents_of.items()})
-        if (
-            self._service_inputs is not None
-            and self._service_inputs[0] is g
-            and (self._service_inputs[1] == inputs[1])
-        ):
+        current = {sid: tuple(ids) for sid, ids in incidents_of.items()}
+        before = self._service_inputs
+        if before is not None and before[0] is g and before[1] == current:
             return  # same figures, same incidents: every record would be unchanged
-        self._service_inputs = inputs
-        users: dict[str, list[int]] = {}
-        for segment in topo.segments:
-            for sid in segment.uses:
-                users.setdefault(sid, []).append(segment.customers)
-        for node in topo.business_services:
-            figure = g.services.get(node.id)
-            previous = self._service_records.get(node.id)
+        self._service_inputs = (g, current)
+        if before is None:
+            candidates: list[str] = [node.id for node in topo.business_services]
+        else:
+            was, was_incidents = before[0].services, before[1]
+            changed = {sid for sid, f in g.services.items() if was.get(sid) is not f}
+            changed.update(sid for sid in was if sid not in g.services)
+            if was_incidents != current:
+                changed.update(
+                    sid
+                    for sid in {*was_incidents, *current}
+                    if was_incidents.get(sid) != current.get(sid)
+                )
+            candidates = sorted(changed, key=topo.order.__getitem__)
+        users = self._users
+        for sid in candidates:
+            node = topo.nodes[sid]
+            figure = g.services.get(sid)
+            previous = self._service_records.get(sid)
             if (
                 figure is None
-                and node.id not in incidents_of
+                and sid not in current
                 and previous is not None
                 and previous.state == "ok"
                 and not previous.incidents
@@ -639,19 +745,19 @@ class IncidentTracker:
             impact = figure.impact if figure else Fraction()
             degraded = figure.degraded if figure else Fraction()
             record = ServiceImpact(
-                id=node.id,
+                id=sid,
                 name=node.name,
                 tier=node.tier,
                 state=figure.state if figure else "ok",
                 impact=impact,
-                customers_affected=sum(round_half_up(c * impact) for c in users.get(node.id, [])),
-                customers_degraded=sum(round_half_up(c * degraded) for c in users.get(node.id, [])),
-                incidents=tuple(incidents_of.get(node.id, ())),
+                customers_affected=sum(round_half_up(c * impact) for c in users.get(sid, [])),
+                customers_degraded=sum(round_half_up(c * degraded) for c in users.get(sid, [])),
+                incidents=current.get(sid, ()),
                 as_of=now,
             )
             if previous is not None and previous.material() == record.material():
                 continue
-            self._service_records[node.id] = record
+            self._service_records[sid] = record
             result.services.append(record)
 
     def _publish_summary(self, now: Millis, result: StepResult) -> None:
@@ -687,10 +793,12 @@ class IncidentTracker:
         self.evaluator = Evaluator(
             topology, bound=self.settings.combination_bound, seed=self.settings.seed
         )
-        self._scratch = Evaluator(
-            topology, bound=self.settings.combination_bound, seed=self.settings.seed
-        )
         self._alone = {}
+        self._users: dict[str, list[int]] = {}
+        for segment in topology.segments:
+            for sid in segment.uses:
+                self._users.setdefault(sid, []).append(segment.customers)
+        self._service_inputs = None
         self.global_eval = EMPTY  # evaluations of another topology are not reused
         for inc in self.incidents.values():
             inc.evaluator = None
