@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import orjson
+
 from correlator.core.alerts import Alert, AlertError
 from correlator.core.timefmt import Millis, TimeFormatError, parse_time
 
@@ -104,6 +106,39 @@ def str_map(value: object, what: str) -> dict[str, str]:
             out[k] = t
         elif v is not None:
             raise AlertError(f"{what}.{k} must be a string, got {json_type(v)}")
+    return out
+
+
+def label_map(
+    value: object, what: str, notes: list[str] | None, *, drop: bool = True
+) -> dict[str, str]:
+    """Labels or annotations, liberally (DESIGN §4 "Be liberal"): string values as they are,
+    other scalars as text, nulls dropped, nested values kept as compact JSON text, and a value
+    that is not an object at all dropped — each with a note when `notes` is given. Only with
+    `drop=False` and no `notes` does anything raise (the strict `str_map`).
+    """
+    if value is None:
+        return {}
+    if type(value) is not dict:
+        if notes is None and not drop:
+            raise AlertError(f"{what} must be a JSON object, got {json_type(value)}")
+        if notes is not None:
+            notes.append(f"{what}: a JSON {json_type(value)}, not an object: dropped")
+        return {}
+    for v in value.values():
+        if type(v) is not str:
+            break
+    else:
+        return value
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        t = scalar_text(v)
+        if t is not None:
+            out[k] = t
+        elif v is not None:
+            out[k] = orjson.dumps(v).decode()
+            if notes is not None:
+                notes.append(f"{what}.{k[:60]}: a JSON {json_type(v)}, kept as JSON text")
     return out
 
 

@@ -65,7 +65,7 @@ def test_alertmanager_older_payload_without_fingerprint_hashes_the_labels() -> N
                 # A stable hash of the sorted labels: pinned, since alert state is keyed by it.
                 fingerprint="d56cfda01914aa79",
                 status="firing",
-                severity="info",
+                severity="warning",  # no severity label: a warning (DESIGN §4)
                 labels=labels,
                 received_at=received,
                 annotations={"description": "some description"},
@@ -88,7 +88,7 @@ def test_grafana_payload() -> None:
         return Alert(
             fingerprint=fp,
             status="firing",
-            severity="info",
+            severity="warning",  # Grafana sets no severity label: a warning (DESIGN §4)
             labels={"alertname": name, "team": "blue", "zone": zone},
             received_at=received,
             annotations={
@@ -189,7 +189,10 @@ CLOUDWATCH_ALERT = Alert(
         "InstanceId": "TestInstance",
         "alarm": "EXAMPLE",
         "namespace": "AWS/EC2",
-        "region": "EXAMPLE",
+        # the region code is the AlarmArn's (a placeholder in this sample), the display name
+        # (also a placeholder here) is kept as region_name
+        "region": "REGION",
+        "region_name": "EXAMPLE",
         "account": "123456789012",
     },
     received_at=parse_time("2015-06-03T17:45:00Z"),

@@ -192,6 +192,9 @@ def test_cloudwatch_ok_resolves_at_state_change_time() -> None:
                     "DBInstanceIdentifier": "orders-db-1",
                     "alarm": "high-cpu",
                     "namespace": "AWS/RDS",
+                    # from the AlarmArn: the region code and account
+                    "region": "eu-west-1",
+                    "account": "1",
                 },
                 received_at=R,
                 summary="high-cpu",
@@ -255,7 +258,12 @@ def test_bare_alarm_and_metric_math_dimensions() -> None:
         }
     )
     (alert,) = decode_payload(dumps(message), R).alerts
-    assert alert.labels == {"InstanceId": "i-0abc", "alarm": "high-cpu"}
+    assert alert.labels == {
+        "InstanceId": "i-0abc",
+        "alarm": "high-cpu",
+        "region": "eu-west-1",
+        "account": "1",
+    }
 
 
 # Opsgenie
