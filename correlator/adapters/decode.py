@@ -215,6 +215,8 @@ def _json_reason(raw: bytes, exc: orjson.JSONDecodeError) -> str:
 
 def _unknown_reason(data: object) -> str:
     supported = ", ".join(FORMATS)
+    if type(data) is dict and data.get("apiVersion") == "correlator/v1":
+        return "a correlator topology, not an alert payload"
     if type(data) is dict:
         keys = sorted(str(k)[:40] for k in data)
         shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")

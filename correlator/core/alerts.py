@@ -41,6 +41,7 @@ _SEVERITY_WORDS: dict[str, Severity] = {
             "emerg",
             "alert",
             "disaster",
+            "major",  # ITU X.733: service-affecting, urgent corrective action required
             "p1",
             "p2",
             "1",
@@ -49,7 +50,7 @@ _SEVERITY_WORDS: dict[str, Severity] = {
         "critical",
     ),
     **dict.fromkeys(
-        ("warning", "warn", "medium", "average", "minor", "major", "p3", "3"), "warning"
+        ("warning", "warn", "medium", "average", "minor", "p3", "3"), "warning"
     ),
     **dict.fromkeys(
         (
