@@ -49,9 +49,7 @@ _SEVERITY_WORDS: dict[str, Severity] = {
         ),
         "critical",
     ),
-    **dict.fromkeys(
-        ("warning", "warn", "medium", "average", "minor", "p3", "3"), "warning"
-    ),
+    **dict.fromkeys(("warning", "warn", "medium", "average", "minor", "p3", "3"), "warning"),
     **dict.fromkeys(
         (
             "info",
