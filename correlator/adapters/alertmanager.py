@@ -16,6 +16,7 @@ from correlator.adapters.fields import (
     json_type,
     label_map,
     obj,
+    plain_map,
     rfc3339,
     scalar_text,
 )
@@ -69,8 +70,10 @@ def convert_alert(
         status = group_status
     if status != "firing" and status != "resolved":
         raise AlertError(f"status must be 'firing' or 'resolved', got {_short(status)}")
-    where = f"{source} alerts[{index}]"
-    labels = label_map(item.get("labels"), f"{where} labels", notes)
+    # The common case (string values only) skips label_map and the formatting of its context.
+    labels = item.get("labels")
+    if not plain_map(labels):
+        labels = label_map(labels, f"{source} alerts[{index}] labels", notes)
     fingerprint = item.get("fingerprint")
     if type(fingerprint) is not str or not fingerprint:
         text = scalar_text(fingerprint)
@@ -78,11 +81,15 @@ def convert_alert(
             fingerprint = text
         else:
             if fingerprint is not None and fingerprint != "" and notes is not None:
-                notes.append(f"{where}: fingerprint ({json_type(fingerprint)}) ignored")
+                notes.append(
+                    f"{source} alerts[{index}]: fingerprint ({json_type(fingerprint)}) ignored"
+                )
             if not labels:
                 raise AlertError("alert has neither a fingerprint nor labels")
             fingerprint = labels_fingerprint(labels)
-    annotations = label_map(item.get("annotations"), f"{where} annotations", notes, drop=True)
+    annotations = item.get("annotations")
+    if not plain_map(annotations):
+        annotations = label_map(annotations, f"{source} alerts[{index}] annotations", notes)
     severity = labels.get("severity")
     alert = Alert(
         fingerprint=fingerprint,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import orjson
 
@@ -109,19 +110,24 @@ def str_map(value: object, what: str) -> dict[str, str]:
     return out
 
 
-def label_map(
-    value: object, what: str, notes: list[str] | None, *, drop: bool = True
-) -> dict[str, str]:
+def plain_map(value: object) -> TypeGuard[dict[str, str]]:
+    """A JSON object whose values are all strings (the common case for labels/annotations)."""
+    if type(value) is not dict:
+        return False
+    for v in value.values():
+        if type(v) is not str:
+            return False
+    return True
+
+
+def label_map(value: object, what: str, notes: list[str] | None) -> dict[str, str]:
     """Labels or annotations, liberally (DESIGN §4 "Be liberal"): string values as they are,
     other scalars as text, nulls dropped, nested values kept as compact JSON text, and a value
-    that is not an object at all dropped — each with a note when `notes` is given. Only with
-    `drop=False` and no `notes` does anything raise (the strict `str_map`).
+    that is not an object at all dropped — each with a note when `notes` is given.
     """
     if value is None:
         return {}
     if type(value) is not dict:
-        if notes is None and not drop:
-            raise AlertError(f"{what} must be a JSON object, got {json_type(value)}")
         if notes is not None:
             notes.append(f"{what}: a JSON {json_type(value)}, not an object: dropped")
         return {}

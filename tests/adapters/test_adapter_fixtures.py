@@ -287,6 +287,15 @@ def test_datadog_default_template_is_an_unknown_format_not_a_guess() -> None:
         ("opsgenie-1.json", "opsgenie"),
         ("opsgenie-2.json", "opsgenie"),
         ("datadog-default-template-1.json", None),
+        ("alertmanager-major-severity.json", "alertmanager"),
+        ("alertmanager-major-severity-clear.json", "alertmanager"),
+        ("alertmanager-resolved-capitalised-severity.json", "alertmanager"),
+        ("alertmanager-minimal.json", "alertmanager"),
+        ("grafana-legacy-1.json", "grafana"),
+        ("grafana-legacy-2.json", "grafana"),
+        ("cloudwatch-sns-lambda-multiple-metrics.json", "cloudwatch"),
+        ("cloudwatch-bare-alarm-2012.json", "cloudwatch"),
+        ("cloudwatch-sns-envelope-ok-2012.json", "cloudwatch"),
     ],
 )
 def test_detection(name: str, fmt: str | None) -> None:
@@ -305,5 +314,17 @@ def test_every_fixture_is_covered() -> None:
         "opsgenie-1.json",
         "opsgenie-2.json",
         "datadog-default-template-1.json",
+    }
+    # The payloads collected for issue 10 are covered in test_real_payloads.py.
+    tested |= {
+        "alertmanager-major-severity.json",
+        "alertmanager-major-severity-clear.json",
+        "alertmanager-resolved-capitalised-severity.json",
+        "alertmanager-minimal.json",
+        "grafana-legacy-1.json",
+        "grafana-legacy-2.json",
+        "cloudwatch-sns-lambda-multiple-metrics.json",
+        "cloudwatch-bare-alarm-2012.json",
+        "cloudwatch-sns-envelope-ok-2012.json",
     }
     assert {p.name for p in FIXTURES.glob("*.json")} == tested
