@@ -316,7 +316,7 @@ class Director(World):
         return SimPayload(self.time(slot), kind, group.via, group.key, body, expected)
 
     def heartbeat(self, slot: int) -> SimPayload:
-        # Re-created now and then: an alert older than 24 h would be an invalid event time.
+        # Re-created now and then, as a restarted Prometheus would (an old startsAt is valid).
         w = self.watchdog
         if w is None or self.event_time(slot) - w.starts_at > 12 * HOUR:
             w = SimAlert(
