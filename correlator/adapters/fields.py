@@ -114,7 +114,8 @@ def plain_map(value: object) -> TypeGuard[dict[str, str]]:
     """A JSON object whose values are all strings (the common case for labels/annotations)."""
     if type(value) is not dict:
         return False
-    for v in value.values():
+    # A plain loop: all() over a generator is measurably slower on the per-alert path.
+    for v in value.values():  # noqa: SIM110
         if type(v) is not str:
             return False
     return True
