@@ -126,3 +126,79 @@ def test_missing_alert_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     out = correlator("replay", "--topology", str(tmp_path / "bank.yaml"), "nope.jsonl")
     assert out.returncode == 2
     assert out.stderr.decode() == "correlator: error: nope.jsonl: no such file or directory\n"
+
+
+@pytest.mark.parametrize("command", ["replay", "warroom"])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "README.md",
+            "# Notes\n\nNot alerts at all.\n",
+            "README.md: no valid alert in the input (line 1: invalid JSON: unexpected "
+            "character, expected a JSON value: line 1 column 1 (char 0))",
+        ),
+        (
+            "topology.json",
+            '{"apiVersion": "correlator/v1", "name": "x"}\n',
+            "topology.json: no valid alert in the input (line 1: a correlator topology, not an "
+            "alert payload)",
+        ),
+        ("empty.jsonl", "", "empty.jsonl: no alert payload in the input"),
+    ],
+    ids=["readme", "topology", "empty"],
+)
+def test_input_without_a_valid_alert_is_one_line_and_exit_2(
+    tmp_path: Path, command: str, name: str, content: str, message: str
+) -> None:
+    (tmp_path / "bank.yaml").write_text(BANK)
+    path = tmp_path / name
+    path.write_text(content)
+    args = (
+        ["replay", "--topology", str(tmp_path / "bank.yaml"), str(path)]
+        if command == "replay"
+        else ["warroom", "--replay", str(path), "--topology", str(tmp_path / "bank.yaml")]
+    )
+    out = correlator(*args)
+    assert (out.returncode, out.stdout) == (2, b"")
+    assert out.stderr.decode() == f"correlator: error: {tmp_path / message}\n"
+
+
+def test_some_invalid_lines_are_counted_on_stderr_and_the_replay_goes_on(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "bank.yaml").write_text(BANK)
+    alerts = tmp_path / "a.jsonl"
+    alerts.write_text(
+        '{"status": "firing", "labels": {"component": "db-2"}, "severity": "critical",'
+        ' "starts_at": "2026-01-01T00:00:00Z"}\n'
+        "not json\n"
+        '{"status": "open", "labels": {"component": "db-3"}}\n'
+    )
+    out = correlator("replay", "--topology", str(tmp_path / "bank.yaml"), str(alerts), "--summary")
+    assert out.returncode == 0
+    summary = json.loads(out.stdout)
+    assert summary["alerts"] == {"received": 3, "mapped": 1, "unmapped": 0, "invalid": 2}
+    assert summary["customers_affected"] == 250_000
+    assert out.stderr.decode() == (
+        f"correlator replay: 2 invalid payload(s) or alert(s) skipped; first: {alerts}:2: "
+        "invalid JSON: invalid literal, expected 'null': line 1 column 1 (char 0)\n"
+    )
+
+
+def test_bare_canonical_alerts_without_received_at_replay(tmp_path: Path) -> None:
+    (tmp_path / "bank.yaml").write_text(BANK)
+    alerts = tmp_path / "a.jsonl"
+    alerts.write_text(
+        '{"status": "firing", "labels": {"component": "db-2"}, "severity": "critical",'
+        ' "starts_at": "2026-01-01T00:00:00Z"}\n'
+        '{"status": "resolved", "labels": {"component": "db-2"},'
+        ' "ends_at": "2026-01-01T00:10:00Z"}\n'
+    )
+    out = correlator("replay", "--topology", str(tmp_path / "bank.yaml"), str(alerts))
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [(e["type"], e["at"]) for e in events] == [
+        ("incident.opened", "2026-01-01T00:00:00Z"),
+        ("incident.resolved", "2026-01-01T00:10:00Z"),
+    ]

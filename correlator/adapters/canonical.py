@@ -4,7 +4,7 @@ or a JSON array of them. A bad element of an array is rejected on its own."""
 from __future__ import annotations
 
 from correlator.adapters.fields import Converted, Rejected, in_range
-from correlator.core.alerts import Alert, AlertError, alert_from_dict
+from correlator.core.alerts import RECORDED, Alert, AlertError, alert_from_dict
 from correlator.core.timefmt import Millis
 
 FORMAT = "canonical"
@@ -32,8 +32,10 @@ def _alert(item: object, received_at: Millis) -> Alert:
         # datetime cannot represent.
         raise AlertError("timestamp out of range (before 1970 or after 9999)") from None
     # The record's own received_at is what its times are checked against, so it must be sane.
+    # Without one, a recording's alert carries the RECORDED stand-in until it is restamped.
+    received = alert.received_at if alert.received_at != RECORDED else None
     for what, ms in (
-        ("received_at", alert.received_at),
+        ("received_at", received),
         ("starts_at", alert.starts_at),
         ("ends_at", alert.ends_at),
     ):

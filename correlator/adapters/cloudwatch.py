@@ -5,6 +5,10 @@ envelope an HTTPS subscription receives as its body (`{"Type": "Notification", "
 and, from a producer that unwrapped it already, the alarm itself. The alarm is a JSON string
 inside `Message`. A `SubscriptionConfirmation` is reported as a note: confirming it is an
 operator's decision, and the core does no I/O.
+
+Labels: each dimension, `alarm`, `namespace`, `region` (the code in the `AlarmArn`, e.g.
+`ap-northeast-2`), `region_name` (the alarm's display name, "Asia Pacific (Seoul)") and
+`account`. Optional fields of an unexpected type are dropped with a note.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from correlator.adapters.fields import (
     Rejected,
     json_type,
     obj,
-    opt_obj,
     opt_text,
     rfc3339,
     scalar_text,
@@ -87,23 +90,32 @@ def _alarm(alarm: dict[str, object], received_at: Millis, out: Converted) -> Non
         raise AlertError(
             f"NewStateValue must be ALARM, OK or INSUFFICIENT_DATA, got {state!r}"[:160]
         )
-    trigger = opt_obj(alarm.get("Trigger"), "Trigger")
-    labels = _dimensions(trigger)
+    notes = out.notes
+    trigger = alarm.get("Trigger")
+    if type(trigger) is not dict:
+        if trigger is not None:
+            notes.append(f"cloudwatch Trigger: a JSON {json_type(trigger)}, not an object: ignored")
+        trigger = {}
+    labels = _dimensions(trigger, notes)
     labels["alarm"] = name
+    arn = _text(alarm.get("AlarmArn"), "AlarmArn", notes)
+    # arn:aws:cloudwatch:<region code>:<account>:alarm:<name>. The code is what AWS tooling,
+    # resource tags and selectors use; the alarm's `Region` is a display name.
+    parts = arn.split(":", 5) if arn.startswith("arn:") else []
+    region_code = parts[3] if len(parts) == 6 else ""
+    account = parts[4] if len(parts) == 6 else ""
     for label, key, value in (
         ("namespace", "Namespace", trigger.get("Namespace")),
-        ("region", "Region", alarm.get("Region")),
-        ("account", "AWSAccountId", alarm.get("AWSAccountId")),
+        ("region", "AlarmArn region", region_code),
+        ("region_name", "Region", alarm.get("Region")),
+        ("account", "AWSAccountId", alarm.get("AWSAccountId") or account),
     ):
-        scalar = scalar_text(value)
+        scalar = _text(value, key, notes)
         if scalar:
             labels[label] = scalar
-        elif value is not None and scalar is None:
-            raise AlertError(f"{key} must be a string, got {json_type(value)}")
-    arn = opt_text(alarm.get("AlarmArn"), "AlarmArn")
     changed = rfc3339(alarm.get("StateChangeTime"), "StateChangeTime")
-    description = opt_text(alarm.get("AlarmDescription"), "AlarmDescription")
-    reason = opt_text(alarm.get("NewStateReason"), "NewStateReason")
+    description = _text(alarm.get("AlarmDescription"), "AlarmDescription", notes)
+    reason = _text(alarm.get("NewStateReason"), "NewStateReason", notes)
     annotations = {k: v for k, v in (("description", description), ("reason", reason)) if v}
     firing = state == "ALARM"
     alert = Alert(
@@ -122,8 +134,20 @@ def _alarm(alarm: dict[str, object], received_at: Millis, out: Converted) -> Non
     out.alerts.append(alert)
 
 
-def _dimensions(trigger: dict[str, object]) -> dict[str, str]:
-    """Each dimension name → value; metric-math alarms keep them under `Metrics[].MetricStat`."""
+def _text(value: object, what: str, notes: list[str]) -> str:
+    """An optional text field: scalars as text; anything else dropped with a note."""
+    if value is None:
+        return ""
+    scalar = scalar_text(value)
+    if scalar is None:
+        notes.append(f"cloudwatch {what}: a JSON {json_type(value)}, not text: dropped")
+        return ""
+    return scalar
+
+
+def _dimensions(trigger: dict[str, object], notes: list[str]) -> dict[str, str]:
+    """Each dimension name → value; metric-math alarms keep them under `Metrics[].MetricStat`.
+    A dimension without a usable name or value is dropped with a note."""
     groups: list[object] = []
     if "Dimensions" in trigger:
         groups.append(trigger["Dimensions"])
@@ -138,17 +162,19 @@ def _dimensions(trigger: dict[str, object]) -> dict[str, str]:
     for dims in groups:
         if dims is None:
             continue
+        if type(dims) is dict:  # {name: value}, as some producers write it
+            dims = [{"name": k, "value": v} for k, v in dims.items()]
         if type(dims) is not list:
-            raise AlertError(f"Trigger Dimensions must be an array, got {json_type(dims)}")
+            notes.append(f"cloudwatch Trigger Dimensions: a JSON {json_type(dims)}: dropped")
+            continue
         for dim in dims:
             if type(dim) is not dict:
-                raise AlertError(f"each dimension must be an object, got {json_type(dim)}")
+                notes.append(f"cloudwatch dimension: a JSON {json_type(dim)}: dropped")
+                continue
             key = dim.get("name", dim.get("Name"))
-            value = dim.get("value", dim.get("Value"))
-            if type(key) is not str or not key:
-                raise AlertError("each dimension needs a string name")
-            scalar = scalar_text(value)
-            if scalar is None:
-                raise AlertError(f"dimension {key!r} needs a scalar value"[:160])
-            labels.setdefault(key, scalar)
+            value = scalar_text(dim.get("value", dim.get("Value")))
+            if type(key) is not str or not key or value is None:
+                notes.append(f"cloudwatch dimension {str(key)[:60]!r} without a value: dropped")
+                continue
+            labels.setdefault(key, value)
     return labels

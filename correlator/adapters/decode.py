@@ -96,6 +96,8 @@ def detect(data: object) -> str | None:
         return None
     if "alerts" in data:
         return "grafana" if "orgId" in data or data.get("version") == "1" else "alertmanager"
+    if grafana.is_legacy(data):
+        return "grafana"
     if "event_action" in data:
         return "pagerduty"
     if "action" in data and "alert" in data:
@@ -165,11 +167,22 @@ def _decode(raw: bytes, received_at: Millis, fmt: str | None, max_bytes: int) ->
 
 
 def _restamp(decoded: Decoded, fallback: Millis) -> Decoded:
+    """Stamp each alert of a recording with its own event time. An alert without one (a
+    resolve whose sender left `endsAt` unset) takes the newest time its payload carries — its
+    own `startsAt`, or any time of the other alerts of the same notification, which was sent
+    no earlier than all of them — and only a payload without any time takes `fallback`."""
     alerts = []
+    newest: Millis | None = None
+    for alert in decoded.alerts:
+        for t in (alert.starts_at, alert.ends_at):
+            if t is not None and (newest is None or t > newest):
+                newest = t
     for alert in decoded.alerts:
         if alert.received_at == RECORDED:
             own = alert.event_time
-            alert = replace(alert, received_at=own if own != RECORDED else fallback)
+            if own == RECORDED:
+                own = newest if newest is not None else fallback
+            alert = replace(alert, received_at=own)
         alerts.append(alert)
     dead = tuple(
         replace(d, received_at=fallback) if d.received_at == RECORDED else d
@@ -202,6 +215,8 @@ def _json_reason(raw: bytes, exc: orjson.JSONDecodeError) -> str:
 
 def _unknown_reason(data: object) -> str:
     supported = ", ".join(FORMATS)
+    if type(data) is dict and data.get("apiVersion") == "correlator/v1":
+        return "a correlator topology, not an alert payload"
     if type(data) is dict:
         keys = sorted(str(k)[:40] for k in data)
         shown = ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TypeGuard
+
+import orjson
 
 from correlator.core.alerts import Alert, AlertError
 from correlator.core.timefmt import Millis, TimeFormatError, parse_time
@@ -104,6 +107,45 @@ def str_map(value: object, what: str) -> dict[str, str]:
             out[k] = t
         elif v is not None:
             raise AlertError(f"{what}.{k} must be a string, got {json_type(v)}")
+    return out
+
+
+def plain_map(value: object) -> TypeGuard[dict[str, str]]:
+    """A JSON object whose values are all strings (the common case for labels/annotations)."""
+    if type(value) is not dict:
+        return False
+    # A plain loop: all() over a generator is measurably slower on the per-alert path.
+    for v in value.values():  # noqa: SIM110
+        if type(v) is not str:
+            return False
+    return True
+
+
+def label_map(value: object, what: str, notes: list[str] | None) -> dict[str, str]:
+    """Labels or annotations, liberally (DESIGN §4 "Be liberal"): string values as they are,
+    other scalars as text, nulls dropped, nested values kept as compact JSON text, and a value
+    that is not an object at all dropped — each with a note when `notes` is given.
+    """
+    if value is None:
+        return {}
+    if type(value) is not dict:
+        if notes is not None:
+            notes.append(f"{what}: a JSON {json_type(value)}, not an object: dropped")
+        return {}
+    for v in value.values():
+        if type(v) is not str:
+            break
+    else:
+        return value
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        t = scalar_text(v)
+        if t is not None:
+            out[k] = t
+        elif v is not None:
+            out[k] = orjson.dumps(v).decode()
+            if notes is not None:
+                notes.append(f"{what}.{k[:60]}: a JSON {json_type(v)}, kept as JSON text")
     return out
 
 

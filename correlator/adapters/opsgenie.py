@@ -2,7 +2,9 @@
 
 `Create` fires and `Close` resolves the alert whose dedup key is `alert.alias`; every other
 action (Acknowledge, AddNote, Escalate, …) changes no health and becomes a note. `createdAt`
-is in milliseconds and `updatedAt` in nanoseconds.
+is in milliseconds and `updatedAt` in nanoseconds. `priority` is P1…P5, or the number alone
+(Opsgenie's own webhook sends `3`); without one, Opsgenie's default P3 (warning). Optional
+fields of an unexpected type are kept as text or dropped with a note.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from correlator.adapters.fields import (
     epoch_number,
     json_type,
     obj,
-    opt_text,
+    scalar_text,
     text,
 )
 from correlator.core.alerts import Alert, AlertError, labels_fingerprint, normalise_severity
@@ -30,33 +32,28 @@ def convert(data: object, received_at: Millis) -> Converted:
     alert = obj(payload.get("alert"), "opsgenie alert")
     out = Converted()
     if action != "Create" and action != "Close":
-        key = opt_text(alert.get("alias"), "alert.alias") or opt_text(
-            alert.get("alertId"), "alert.alertId"
+        key = _text(alert.get("alias"), "alert.alias", out.notes) or _text(
+            alert.get("alertId"), "alert.alertId", out.notes
         )
         out.notes.append(f"opsgenie {action[:40]} of alert {key[:255]!r}: no change of health")
         return out
+    notes = out.notes
     labels: dict[str, str] = {}
-    tags = alert.get("tags")
     plain: list[str] = []
-    if tags is not None:
-        if type(tags) is not list:
-            raise AlertError(f"alert.tags must be an array, got {json_type(tags)}")
-        for tag in tags:
-            if type(tag) is not str:
-                raise AlertError(f"alert.tags must hold strings, got {json_type(tag)}")
-            key, sep, value = tag.partition(":")
-            key, value = key.strip(), value.strip()
-            if sep and key and value:
-                labels[key] = value
-            else:
-                plain.append(tag)
+    for tag in _tags(alert.get("tags"), notes):
+        key, sep, value = tag.partition(":")
+        key, value = key.strip(), value.strip()
+        if sep and key and value:
+            labels[key] = value
+        else:
+            plain.append(tag)
     # entity and source are the identity fields: written last so a tag cannot hide them.
     for key in ("entity", "source"):
-        value = opt_text(alert.get(key), f"alert.{key}")
+        value = _text(alert.get(key), f"alert.{key}", notes)
         if value:
             labels[key] = value
-    fingerprint = opt_text(alert.get("alias"), "alert.alias") or opt_text(
-        alert.get("alertId"), "alert.alertId"
+    fingerprint = _text(alert.get("alias"), "alert.alias", notes) or _text(
+        alert.get("alertId"), "alert.alertId", notes
     )
     if not fingerprint:
         if not labels:
@@ -71,7 +68,7 @@ def convert(data: object, received_at: Millis) -> Converted:
         ("tinyId", "tiny_id"),
         ("description", "description"),
     ):
-        value = opt_text(alert.get(key), f"alert.{key}")
+        value = _text(alert.get(key), f"alert.{key}", notes)
         if value:
             annotations[name] = value
     if plain:
@@ -90,7 +87,7 @@ def convert(data: object, received_at: Millis) -> Converted:
         labels=labels,
         received_at=received_at,
         annotations=annotations,
-        summary=opt_text(alert.get("message"), "alert.message").strip(),
+        summary=_text(alert.get("message"), "alert.message", notes).strip(),
         starts_at=starts_at,
         ends_at=ends_at,
         source=FORMAT,
@@ -98,3 +95,34 @@ def convert(data: object, received_at: Millis) -> Converted:
     result.check_time()
     out.alerts.append(result)
     return out
+
+
+def _text(value: object, what: str, notes: list[str]) -> str:
+    """An optional text field: scalars as text (a numeric priority, an id); anything else is
+    dropped with a note."""
+    if value is None:
+        return ""
+    scalar = scalar_text(value)
+    if scalar is None:
+        notes.append(f"opsgenie {what}: a JSON {json_type(value)}, not text: dropped")
+        return ""
+    return scalar
+
+
+def _tags(value: object, notes: list[str]) -> list[str]:
+    """`alert.tags` as strings: an array of scalars, or a comma-separated string."""
+    if value is None:
+        return []
+    if type(value) is str:
+        return [t.strip() for t in value.split(",") if t.strip()]
+    if type(value) is not list:
+        notes.append(f"opsgenie alert.tags: a JSON {json_type(value)}, not an array: dropped")
+        return []
+    tags = []
+    for tag in value:
+        scalar = scalar_text(tag)
+        if scalar is None:
+            notes.append(f"opsgenie alert.tags: a JSON {json_type(tag)} tag dropped")
+        elif scalar:
+            tags.append(scalar)
+    return tags

@@ -54,6 +54,14 @@ def run(args: argparse.Namespace) -> int:
         if not args.summary:
             for event in result.events:
                 out.write(orjson.dumps(event_to_dict(event)) + b"\n")
+    # Input with no valid alert is an error, never an all-clear (DESIGN §7); some invalid
+    # lines are reported and the replay goes on.
+    error = replay.check.error(args.files)
+    if error is not None:
+        raise UsageError(error)
+    warning = replay.check.warning()
+    if warning is not None:
+        print(f"correlator replay: {warning}", file=sys.stderr)
     if args.summary:
         out.write(orjson.dumps(replay.summary(), option=orjson.OPT_INDENT_2) + b"\n")
     out.flush()

@@ -124,6 +124,8 @@ def _replay_pairs(args: argparse.Namespace) -> Iterable[tuple[int, Record]]:
     if not os.path.exists(args.replay):
         raise UsageError(f"{args.replay}: no such file")
     topology = load_topology(args.topology)
+    # An empty war room must never stand for input that held no alert (DESIGN §7).
+    replay.check_inputs([args.replay])
     pairs: Iterable[tuple[int, Record]] = replay_records(
         topology, [args.replay], engine_settings(args)
     )

@@ -12,8 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from correlator.core.alerts import MAX_PAST, Alert
+from correlator.core.alerts import Alert
 from correlator.core.timefmt import HOUR, Millis
+
+FORGET_RESOLVED_AFTER: Millis = 24 * HOUR
+"""How long a resolved alert is remembered (for the out-of-order rule) before it is forgotten."""
 
 OutcomeKind = Literal["changed", "repeat", "stale", "unmapped", "unknown-resolve", "heartbeat"]
 
@@ -112,7 +115,9 @@ class AlertBook:
                 if tracked is not None:
                     tracked.last_change = when
                     return Outcome("repeat")
-                return Outcome("unknown-resolve")
+                # Never seen firing: changes nothing, but counts by what its labels match.
+                component, tried = resolve(alert.labels)
+                return Outcome("unknown-resolve" if component else "unmapped", tried=tried)
             component, tried = resolve(alert.labels)
             if component is None:
                 return Outcome("unmapped", tried=tried)
@@ -163,12 +168,13 @@ class AlertBook:
     def _sweep(self, now: Millis) -> None:
         """Forget alerts resolved more than 24 h ago (at most once an hour of event time).
 
-        Their only use is the out-of-order rule, and a change that old is invalid anyway
-        (DESIGN §4), so the book stays bounded however many fingerprints come and go."""
+        Their only use is the out-of-order rule, against a late change of the same alert; a
+        day is far beyond any sender's delivery delay, and the book stays bounded however many
+        fingerprints come and go."""
         if self._next_sweep is not None and now < self._next_sweep:
             return
         self._next_sweep = now + HOUR
-        horizon = now - MAX_PAST
+        horizon = now - FORGET_RESOLVED_AFTER
         for fp in [
             fp for fp, t in self._alerts.items() if not t.active and t.last_change < horizon
         ]:

@@ -8,34 +8,66 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from correlator.core.timefmt import HOUR, MINUTE, Millis, TimeFormatError, format_time, parse_time
+from correlator.core.timefmt import MINUTE, Millis, TimeFormatError, format_time, parse_time
 
 Status = Literal["firing", "resolved"]
 Severity = Literal["critical", "warning", "info"]
 Health = Literal["down", "degraded", "healthy"]
 
 SEVERITY_RANK: Mapping[str, int] = {"critical": 2, "warning": 1, "info": 0}
-MAX_PAST: Millis = 24 * HOUR
 MAX_FUTURE: Millis = 5 * MINUTE
+"""An event time further than this after `received_at` is invalid (a clock gone wrong). There
+is no bound into the past: Alertmanager re-sends a long-firing alert with its original
+`startsAt`, days old, and it must count (DESIGN §4 "Time")."""
 RECORDED: Millis = -1
 """`received_at` of an alert decoded from a recording (replay): stamped after decoding with
-the alert's own event time, so the 24 h / 5 min window is not checked against it."""
+the alert's own event time, so the 5 min window is not checked against it."""
+NO_SEVERITY: Severity = "warning"
+"""The severity of an alert that names none (Grafana's default, many Alertmanager rules): a
+firing alert is never silently ignored, and never claims customers are cut off unasked."""
 
-_CRITICAL = {
-    "critical",
-    "crit",
-    "page",
-    "error",
-    "err",
-    "high",
-    "p1",
-    "p2",
-    "fatal",
-    "emergency",
-    "alert",
-    "disaster",
+_SEVERITY_WORDS: dict[str, Severity] = {
+    **dict.fromkeys(
+        (
+            "critical",
+            "crit",
+            "page",
+            "error",
+            "err",
+            "high",
+            "severe",
+            "fatal",
+            "emergency",
+            "emerg",
+            "alert",
+            "disaster",
+            "major",  # ITU X.733: service-affecting, urgent corrective action required
+            "p1",
+            "p2",
+            "1",
+            "2",
+        ),
+        "critical",
+    ),
+    **dict.fromkeys(("warning", "warn", "medium", "average", "minor", "p3", "3"), "warning"),
+    **dict.fromkeys(
+        (
+            "info",
+            "informational",
+            "information",
+            "notice",
+            "debug",
+            "low",
+            "none",
+            "ok",
+            "p4",
+            "p5",
+            "4",
+            "5",
+        ),
+        "info",
+    ),
 }
-_WARNING = {"warning", "warn", "medium", "p3", "average", "minor", "major"}
 
 
 class AlertError(ValueError):
@@ -43,13 +75,25 @@ class AlertError(ValueError):
 
 
 def normalise_severity(value: object) -> Severity:
-    """critical/page/error/high/P1/P2 → critical; warning/warn/medium/P3 → warning; else info."""
-    text = str(value).strip().lower() if value is not None else ""
-    if text in _CRITICAL:
-        return "critical"
-    if text in _WARNING:
-        return "warning"
-    return "info"
+    """A severity word or priority (case-insensitive; DESIGN §4) → critical, warning or info.
+
+    critical/error/high/severe/fatal/…/P1/P2 (and Opsgenie's numeric 1, 2) → critical;
+    warning/medium/average/P3 (3) → warning; only an explicit info/informational/low/none/ok/
+    P4/P5 (4, 5) → info. No severity at all, or a word nobody defined, is `NO_SEVERITY`
+    (warning): a firing alert is never silently ignored.
+    """
+    if value is None:
+        return NO_SEVERITY
+    if type(value) is str:
+        found = _SEVERITY_WORDS.get(value)
+        if found is not None:  # the common case: an exact lower-case word
+            return found
+        text = value.strip().lower()
+    elif type(value) is int or (type(value) is float and value.is_integer()):
+        text = str(int(value))
+    else:
+        return NO_SEVERITY
+    return _SEVERITY_WORDS.get(text, NO_SEVERITY)
 
 
 def labels_fingerprint(labels: Mapping[str, str]) -> str:
@@ -72,6 +116,9 @@ class Alert:
     starts_at: Millis | None = None
     ends_at: Millis | None = None
     source: str = "canonical"
+    heartbeat: bool = False
+    """Set by a `heartbeat: true` alert rule of the topology (`core/alert_rules.py`): a
+    heartbeat source, never an incident. Not part of the canonical JSON form."""
 
     @property
     def event_time(self) -> Millis:
@@ -85,15 +132,12 @@ class Alert:
         return self.labels.get("alertname", "")
 
     def check_time(self) -> None:
-        """Raise `AlertError` when the event time is absurd relative to `received_at`."""
+        """Raise `AlertError` when the event time is in the future of `received_at` (more than
+        5 min). Old event times are valid; absurd ones (before 1970, after 9999) never get here:
+        the readers of each format reject them."""
         if self.received_at == RECORDED:
             return
         t = self.event_time
-        if t < self.received_at - MAX_PAST:
-            raise AlertError(
-                f"event time {format_time(t)} is more than 24 h before received_at "
-                f"{format_time(self.received_at)}"
-            )
         if t > self.received_at + MAX_FUTURE:
             raise AlertError(
                 f"event time {format_time(t)} is more than 5 min after received_at "
@@ -127,8 +171,12 @@ def _str_map(value: object, what: str) -> dict[str, str]:
         if not isinstance(k, str):
             raise AlertError(f"{what} keys must be strings")
         if isinstance(v, Mapping | list):
-            raise AlertError(f"{what}.{k} must be a scalar")
-        out[k] = "" if v is None else str(v)
+            # Liberal (DESIGN §4): a nested value is kept as its JSON text.
+            out[k] = json.dumps(v, separators=(",", ":"), ensure_ascii=False, default=str)
+        elif isinstance(v, bool):
+            out[k] = "true" if v else "false"
+        else:
+            out[k] = "" if v is None else str(v)
     return out
 
 
@@ -155,6 +203,8 @@ def alert_from_dict(data: object, received_at: Millis, source: str = "canonical"
     labels = _str_map(data.get("labels"), "labels")
     annotations = _str_map(data.get("annotations"), "annotations")
     fingerprint = data.get("fingerprint")
+    if isinstance(fingerprint, int | float) and not isinstance(fingerprint, bool):
+        fingerprint = str(fingerprint)
     if fingerprint is not None and not isinstance(fingerprint, str):
         raise AlertError("fingerprint must be a string")
     if not fingerprint:

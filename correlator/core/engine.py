@@ -11,6 +11,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from correlator.core.alert_rules import apply_alert_rules
 from correlator.core.alert_state import AlertBook, AlertTransition, Resolver
 from correlator.core.alerts import Alert, AlertError
 from correlator.core.health import ComponentHealth, HealthBook
@@ -55,8 +56,9 @@ def matcher_resolver(topology: Topology) -> Resolver:
 
 
 def is_heartbeat(alert: Alert, selectors: Iterable[Mapping[str, str]] = ()) -> bool:
-    """`Watchdog` (the kube-prometheus always-firing alert) or a configured heartbeat selector."""
-    if alert.name == HEARTBEAT_ALERTNAME:
+    """`Watchdog` (the kube-prometheus always-firing alert), an alert a `heartbeat: true` alert
+    rule marked, or a configured heartbeat selector."""
+    if alert.heartbeat or alert.name == HEARTBEAT_ALERTNAME:
         return True
     labels = alert.labels
     return any(
@@ -92,6 +94,7 @@ class Engine:
         """Apply one canonical alert."""
         result = StepResult()
         self.counts.received += 1
+        alert = apply_alert_rules(alert, self.topology.alert_rules)
         try:
             alert.check_time()
         except AlertError:
@@ -105,7 +108,7 @@ class Engine:
             result.extend(self._expire_and_step(now))
             return result
         outcome = self.alerts.apply(alert, self.resolve, now)
-        if outcome.kind in ("unmapped", "unknown-resolve"):
+        if outcome.kind == "unmapped":
             self.counts.unmapped += 1
             if outcome.kind == "unmapped" and alert.fingerprint not in self._reported_unmapped:
                 self._reported_unmapped.add(alert.fingerprint)

@@ -28,6 +28,7 @@ DEFAULT_LABELS = (
     "job",
     "container",
     "host",
+    "entity",
     "instance",
     "node",
 )
@@ -56,7 +57,10 @@ class MatchResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Selector:
+class Selector:
+    """A compiled label selector: every (label, glob) pair must match (a missing label never
+    does). `component` is what it maps to, empty for alert rules."""
+
     component: str
     pairs: tuple[tuple[str, str], ...]
     tests: tuple[tuple[str, str | None, Callable[[str], object] | None], ...]
@@ -91,7 +95,7 @@ class Matcher:
             for index, selector in enumerate(node.match):
                 ranked.append((-len(selector), topology.order[node.id], index, node.id, selector))
         ranked.sort(key=lambda r: r[:3])
-        self._selectors: list[_Selector] = []
+        self._selectors: list[Selector] = []
         self._exact: dict[str, dict[str, list[int]]] = {}
         self._prefix: dict[str, dict[str, list[int]]] = {}
         self._prefix_lengths: dict[str, tuple[int, ...]] = {}
@@ -102,7 +106,7 @@ class Matcher:
             for pair in pairs:
                 shared[pair] = shared.get(pair, 0) + 1
         for sid, (_, _, _, component, pairs) in enumerate(ranked):
-            self._selectors.append(_compile(component, pairs))
+            self._selectors.append(compile_selector(pairs, component))
             self._index(sid, sorted(pairs, key=lambda pair: shared[pair]))
         for label, table in self._prefix.items():
             self._prefix_lengths[label] = tuple(sorted({len(p) for p in table}))
@@ -198,6 +202,9 @@ def variants(label: str, value: str) -> tuple[str, ...]:
     if label in HOST_LABELS:
         host = host_part(value)
         return _unique([value, host, first_dns_label(host)])
+    if label == "entity":
+        # Opsgenie's entity is free text, often a host name: tried whole, then by first label.
+        return _unique([value, first_dns_label(value)])
     return (value,)
 
 
@@ -224,7 +231,8 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
-def _compile(component: str, pairs: tuple[tuple[str, str], ...]) -> _Selector:
+def compile_selector(pairs: tuple[tuple[str, str], ...], component: str = "") -> Selector:
+    """`pairs` compiled once: literal values compared, globs (shell-style) as regexes."""
     tests: list[tuple[str, str | None, Callable[[str], object] | None]] = []
     for label, pattern in pairs:
         if _GLOB_CHARS.search(pattern):
@@ -233,4 +241,4 @@ def _compile(component: str, pairs: tuple[tuple[str, str], ...]) -> _Selector:
         else:
             tests.append((label, pattern, None))
     rule = "match {" + ", ".join(f"{label}={pattern}" for label, pattern in pairs) + "}"
-    return _Selector(component, pairs, tuple(tests), rule)
+    return Selector(component, pairs, tuple(tests), rule)

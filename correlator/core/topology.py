@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from correlator.core.alert_rules import AlertRule
 
 EntryKind = Literal["require", "any", "quorum", "soft", "split"]
 NodeRole = Literal["component", "business_service"]
@@ -104,6 +107,8 @@ class Topology:
     rank: Mapping[str, int] = field(default_factory=dict)
     """node id -> position in dependency order (by SCC, leaves first; then file order)."""
     warnings: tuple[str, ...] = ()
+    alert_rules: tuple[AlertRule, ...] = ()
+    """Severity overrides and heartbeat selectors, in file order (first match wins)."""
     _closures: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
     _index: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
     """Derived indexes built on first use (the evaluator's graph), kept with the topology."""

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+from correlator.core.alert_rules import AlertRule
+from correlator.core.alerts import Severity
 from correlator.core.topology import Division, Entry, Node, Segment, Topology
 from correlator.errors import TopologyError
 
@@ -27,12 +29,15 @@ _TOP_KEYS = {
     "segments",
     "business_services",
     "components",
+    "alert_rules",
 }
 _COMMON_KEYS = {"id", "name", "description", "owner", "runbook", "labels"}
 _DIVISION_KEYS = {"id", "name", "description", "shares"}
 _SEGMENT_KEYS = _COMMON_KEYS | {"customers", "uses"}
 _SERVICE_KEYS = _COMMON_KEYS | {"tier", "depends_on"}
 _COMPONENT_KEYS = _COMMON_KEYS | {"kind", "aliases", "depends_on", "match"}
+_RULE_KEYS = {"match", "severity", "heartbeat", "description"}
+_RULE_SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
 
 
 class _Ctx:
@@ -90,6 +95,7 @@ def parse_topology(data: object, source: str = "<topology>") -> Topology:
     _check_aliases(ctx, nodes)
 
     segments = _parse_segments(ctx, raw_segments, nodes)
+    alert_rules = _parse_alert_rules(ctx, _list(ctx, data, "alert_rules"))
 
     dependents: dict[str, set[str]] = {node_id: set() for node_id in nodes}
     for node in nodes.values():
@@ -120,6 +126,7 @@ def parse_topology(data: object, source: str = "<topology>") -> Topology:
         order=order,
         rank=rank,
         warnings=warnings,
+        alert_rules=alert_rules,
     )
 
 
@@ -318,6 +325,51 @@ def _parse_split(
         )
     divisions[division_id] = division
     return Entry("split", division.parts, division=division_id, parts=division.parts)
+
+
+def _parse_alert_rules(ctx: _Ctx, items: list[Any]) -> tuple[AlertRule, ...]:
+    rules: list[AlertRule] = []
+    for index, item in enumerate(items):
+        where = f"alert_rules[{index}]"
+        if not isinstance(item, Mapping):
+            raise ctx.fail(where, "must be a mapping with match and severity or heartbeat")
+        _check_keys(ctx, where, item, _RULE_KEYS)
+        match = item.get("match")
+        if not isinstance(match, Mapping) or not match:
+            raise ctx.fail(where, "match is required: a non-empty mapping label: value (globs)")
+        pairs: list[tuple[str, str]] = []
+        for label, value in match.items():
+            if not isinstance(label, str) or not label:
+                raise ctx.fail(where, f"match label {label!r} must be a non-empty string")
+            if value is None or isinstance(value, Mapping | list):
+                raise ctx.fail(where, f"match {label}: the value must be a string (a glob)")
+            pairs.append((label, _scalar_text(value)))
+        severity = item.get("severity")
+        if severity is not None and severity not in _RULE_SEVERITIES:
+            raise ctx.fail(
+                where, f"severity must be one of critical, warning, info, got {severity!r}"
+            )
+        heartbeat = item.get("heartbeat", False)
+        if not isinstance(heartbeat, bool):
+            raise ctx.fail(where, f"heartbeat must be true or false, got {heartbeat!r}")
+        if severity is None and not heartbeat:
+            raise ctx.fail(where, "a rule needs severity (an override) or heartbeat: true")
+        if severity is not None and heartbeat:
+            raise ctx.fail(
+                where,
+                "severity and heartbeat: true exclude each other (a heartbeat never "
+                "changes health)",
+            )
+        _opt_str(ctx, where, item, "description")
+        rules.append(AlertRule(tuple(pairs), severity, heartbeat))
+    return tuple(rules)
+
+
+def _scalar_text(value: object) -> str:
+    """A YAML scalar as a label value: booleans as JSON spells them (`true`), numbers as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _parse_component(

@@ -45,8 +45,8 @@ from correlator.simulate.world import (
 MALFORMED_KINDS: Final = (
     "truncated",
     "alerts-not-array",
-    "label-not-string",
-    "pagerduty-bad-severity",
+    "no-identity",
+    "pagerduty-no-routing-key",
     "unknown-shape",
     "clock-skew",
     "sns-text-message",
@@ -316,7 +316,7 @@ class Director(World):
         return SimPayload(self.time(slot), kind, group.via, group.key, body, expected)
 
     def heartbeat(self, slot: int) -> SimPayload:
-        # Re-created now and then: an alert older than 24 h would be an invalid event time.
+        # Re-created now and then, as a restarted Prometheus would (an old startsAt is valid).
         w = self.watchdog
         if w is None or self.event_time(slot) - w.starts_at > 12 * HOUR:
             w = SimAlert(
@@ -432,21 +432,19 @@ class Director(World):
             body = text[: len(text) * 2 // 3]
         elif kind == "alerts-not-array":
             body = {**group, "alerts": alert}
-        elif kind == "label-not-string":
+        elif kind == "no-identity":
+            # Neither a fingerprint nor labels: nothing says what the alert is about.
+            body = {**group, "alerts": [{**alert, "labels": "DiskFull on sda"}]}
+        elif kind == "pagerduty-no-routing-key":
             body = {
-                **group,
-                "alerts": [{**alert, "labels": {"alertname": "DiskFull", "disk": {"name": "sda"}}}],
-            }
-        elif kind == "pagerduty-bad-severity":
-            body = {
-                "routing_key": self.routing_key,
                 "event_action": "trigger",
-                "payload": {"summary": "disk full", "source": f"nfs-{n}", "severity": 3},
+                "payload": {"summary": "disk full", "source": f"nfs-{n}", "severity": "error"},
             }
         elif kind == "unknown-shape":
             body = {"text": f"Disk almost full on nfs-{n}", "level": "warn", "channel": "#ops"}
         elif kind == "clock-skew":
-            skewed = format_time(self.event_time(slot) - 72 * HOUR)
+            # An old startsAt is valid (a long-firing alert re-sent); one from the future is not.
+            skewed = format_time(at + 72 * HOUR)
             body = {**group, "alerts": [{**alert, "startsAt": skewed}]}
         else:
             body = {

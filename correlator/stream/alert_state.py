@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from correlator.core.alert_rules import apply_all
 from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
 from correlator.stream.codec import (
     alert_from_hop,
@@ -89,7 +90,10 @@ def register(app: Any, ctx: StageContext) -> None:
             if partition not in parts:
                 records.extend(outputs(ctx, rebuild(partition), n))
             part = parts[partition]
-            alerts = [alert_from_hop(d) for d in loads(event.value)["alerts"]]
+            alerts = apply_all(
+                [alert_from_hop(d) for d in loads(event.value)["alerts"]],
+                ctx.topology.topology.alert_rules,
+            )
             out = part.apply(alerts, ctx.topology.resolver, time.monotonic())
             for fp in out.changed:
                 state = part.state_of(fp)

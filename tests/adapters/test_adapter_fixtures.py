@@ -65,7 +65,7 @@ def test_alertmanager_older_payload_without_fingerprint_hashes_the_labels() -> N
                 # A stable hash of the sorted labels: pinned, since alert state is keyed by it.
                 fingerprint="d56cfda01914aa79",
                 status="firing",
-                severity="info",
+                severity="warning",  # no severity label: a warning (DESIGN §4)
                 labels=labels,
                 received_at=received,
                 annotations={"description": "some description"},
@@ -88,7 +88,7 @@ def test_grafana_payload() -> None:
         return Alert(
             fingerprint=fp,
             status="firing",
-            severity="info",
+            severity="warning",  # Grafana sets no severity label: a warning (DESIGN §4)
             labels={"alertname": name, "team": "blue", "zone": zone},
             received_at=received,
             annotations={
@@ -189,7 +189,10 @@ CLOUDWATCH_ALERT = Alert(
         "InstanceId": "TestInstance",
         "alarm": "EXAMPLE",
         "namespace": "AWS/EC2",
-        "region": "EXAMPLE",
+        # the region code is the AlarmArn's (a placeholder in this sample), the display name
+        # (also a placeholder here) is kept as region_name
+        "region": "REGION",
+        "region_name": "EXAMPLE",
         "account": "123456789012",
     },
     received_at=parse_time("2015-06-03T17:45:00Z"),
@@ -284,6 +287,15 @@ def test_datadog_default_template_is_an_unknown_format_not_a_guess() -> None:
         ("opsgenie-1.json", "opsgenie"),
         ("opsgenie-2.json", "opsgenie"),
         ("datadog-default-template-1.json", None),
+        ("alertmanager-major-severity.json", "alertmanager"),
+        ("alertmanager-major-severity-clear.json", "alertmanager"),
+        ("alertmanager-resolved-capitalised-severity.json", "alertmanager"),
+        ("alertmanager-minimal.json", "alertmanager"),
+        ("grafana-legacy-1.json", "grafana"),
+        ("grafana-legacy-2.json", "grafana"),
+        ("cloudwatch-sns-lambda-multiple-metrics.json", "cloudwatch"),
+        ("cloudwatch-bare-alarm-2012.json", "cloudwatch"),
+        ("cloudwatch-sns-envelope-ok-2012.json", "cloudwatch"),
     ],
 )
 def test_detection(name: str, fmt: str | None) -> None:
@@ -302,5 +314,17 @@ def test_every_fixture_is_covered() -> None:
         "opsgenie-1.json",
         "opsgenie-2.json",
         "datadog-default-template-1.json",
+    }
+    # The payloads collected for issue 10 are covered in test_real_payloads.py.
+    tested |= {
+        "alertmanager-major-severity.json",
+        "alertmanager-major-severity-clear.json",
+        "alertmanager-resolved-capitalised-severity.json",
+        "alertmanager-minimal.json",
+        "grafana-legacy-1.json",
+        "grafana-legacy-2.json",
+        "cloudwatch-sns-lambda-multiple-metrics.json",
+        "cloudwatch-bare-alarm-2012.json",
+        "cloudwatch-sns-envelope-ok-2012.json",
     }
     assert {p.name for p in FIXTURES.glob("*.json")} == tested

@@ -8,7 +8,7 @@ import orjson
 
 from correlator.adapters import Decoded, decode_payload
 from correlator.core.alerts import Alert, alert_to_dict
-from correlator.core.timefmt import format_time
+from correlator.core.timefmt import format_time, parse_time
 
 R = 1_700_000_000_000  # 2023-11-14T22:13:20Z
 T1 = R - 120_000
@@ -192,6 +192,9 @@ def test_cloudwatch_ok_resolves_at_state_change_time() -> None:
                     "DBInstanceIdentifier": "orders-db-1",
                     "alarm": "high-cpu",
                     "namespace": "AWS/RDS",
+                    # from the AlarmArn: the region code and account
+                    "region": "eu-west-1",
+                    "account": "1",
                 },
                 received_at=R,
                 summary="high-cpu",
@@ -255,7 +258,12 @@ def test_bare_alarm_and_metric_math_dimensions() -> None:
         }
     )
     (alert,) = decode_payload(dumps(message), R).alerts
-    assert alert.labels == {"InstanceId": "i-0abc", "alarm": "high-cpu"}
+    assert alert.labels == {
+        "InstanceId": "i-0abc",
+        "alarm": "high-cpu",
+        "region": "eu-west-1",
+        "account": "1",
+    }
 
 
 # Opsgenie
@@ -322,3 +330,169 @@ def test_canonical_round_trip_and_array() -> None:
     assert single == Decoded((alert,), (), (), "canonical")
     many = decode_payload(dumps([alert_to_dict(alert)] * 2), R)
     assert many == Decoded((alert, alert), (), (), "canonical")
+
+
+# Liberal handling of optional fields (DESIGN §4 "Be liberal in what you accept")
+
+
+def test_alert_without_its_own_status_takes_the_group_status() -> None:
+    payload = {
+        "version": "4",
+        "status": "firing",
+        "alerts": [{"labels": {"alertname": "Down", "job": "cart"}, "startsAt": format_time(T1)}],
+    }
+    [alert] = decode_payload(dumps(payload), R).alerts
+    assert (alert.status, alert.severity, alert.event_time) == ("firing", "warning", T1)
+
+
+def test_odd_optional_alertmanager_fields_are_kept_as_text_with_a_note() -> None:
+    payload = {
+        "version": "4",
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "DiskFull", "disk": {"name": "sda"}},
+                "annotations": "free text",
+                "startsAt": format_time(T1),
+                "fingerprint": 12,
+            }
+        ],
+    }
+    assert decode_payload(dumps(payload), R) == Decoded(
+        alerts=(
+            Alert(
+                fingerprint="12",
+                status="firing",
+                severity="warning",
+                labels={"alertname": "DiskFull", "disk": '{"name":"sda"}'},
+                received_at=R,
+                starts_at=T1,
+                source="alertmanager",
+            ),
+        ),
+        dead_letters=(),
+        notes=(
+            "alertmanager alerts[0] labels.disk: a JSON object, kept as JSON text",
+            "alertmanager alerts[0] annotations: a JSON string, not an object: dropped",
+        ),
+        format="alertmanager",
+    )
+
+
+def test_pagerduty_custom_details_string_is_kept_as_an_annotation() -> None:
+    event = {
+        "routing_key": "rk",
+        "dedup_key": "dk",
+        "event_action": "trigger",
+        "payload": {
+            "summary": "disk full",
+            "source": "db-2",
+            "severity": "error",
+            "timestamp": format_time(T1),
+            "custom_details": "free-form text, valid for PagerDuty",
+        },
+    }
+    decoded = decode_payload(dumps(event), R)
+    [alert] = decoded.alerts
+    assert (alert.severity, alert.labels, alert.annotations) == (
+        "critical",
+        {"host": "db-2"},
+        {"custom_details": "free-form text, valid for PagerDuty"},
+    )
+    assert decoded.notes == (
+        "pagerduty custom_details: a JSON string, kept as the custom_details annotation",
+    )
+
+
+def test_pagerduty_unknown_or_missing_severity_is_a_noted_warning() -> None:
+    event = {
+        "routing_key": "rk",
+        "dedup_key": "dk",
+        "event_action": "trigger",
+        "payload": {"summary": "s", "source": "db-2", "severity": 3},
+    }
+    decoded = decode_payload(dumps(event), R)
+    assert decoded.alerts[0].severity == "warning"
+    assert decoded.notes == (
+        "pagerduty payload.severity '3' is not one of critical, error, warning, info: "
+        "taken as warning",
+    )
+
+
+def test_pagerduty_resolve_takes_its_payload_timestamp_and_identity() -> None:
+    event = {
+        "routing_key": "rk",
+        "dedup_key": "dk",
+        "event_action": "resolve",
+        "payload": {"summary": "ok again", "source": "db-2", "timestamp": format_time(T2)},
+    }
+    [alert] = decode_payload(dumps(event), R).alerts
+    assert (alert.status, alert.ends_at, alert.event_time, alert.labels) == (
+        "resolved",
+        T2,
+        T2,
+        {"host": "db-2"},
+    )
+
+
+def test_opsgenie_numeric_priority_and_tag_strings() -> None:
+    def priority_of(priority: object) -> str:
+        return decode_payload(opsgenie("Create", priority=priority), R).alerts[0].severity
+
+    assert [priority_of(p) for p in (1, 2, 3, 4, 5, "P2", None)] == [
+        "critical",
+        "critical",
+        "warning",
+        "info",
+        "info",
+        "critical",
+        "warning",  # Opsgenie's default P3
+    ]
+    [alert] = decode_payload(opsgenie("Create", tags="env:prod, team:db", entity=7), R).alerts
+    assert alert.labels == {"env": "prod", "team": "db", "entity": "7"}
+
+
+# Time: no bound into the past; recordings without arrival times
+
+
+def test_an_old_start_is_valid_a_future_one_is_not() -> None:
+    days_ago = {
+        "labels": {"alertname": "Down"},
+        "status": "firing",
+        "startsAt": "2023-11-01T00:00:00Z",
+    }
+    payload = {"version": "4", "status": "firing", "alerts": [days_ago]}
+    assert decode_payload(dumps(payload), R).alerts[0].event_time == parse_time(
+        "2023-11-01T00:00:00Z"
+    )
+
+
+def test_recorded_resolve_without_ends_at_takes_the_newest_time_of_its_payload() -> None:
+    payload = {
+        "version": "4",
+        "status": "resolved",
+        "alerts": [
+            {"status": "resolved", "labels": {"job": "a"}, "startsAt": format_time(T1)},
+            {
+                "status": "resolved",
+                "labels": {"job": "b"},
+                "startsAt": format_time(T1),
+                "endsAt": format_time(T2),
+            },
+        ],
+    }
+    # `received_at` stands in for the replay clock: it must not be used when the payload has times.
+    decoded = decode_payload(dumps(payload), R + 3_600_000, recorded=True)
+    assert [(a.received_at, a.event_time) for a in decoded.alerts] == [(T2, T2), (T2, T2)]
+    # Without any time in the payload, the stand-in is all there is.
+    pd_resolve = {"routing_key": "rk", "dedup_key": "dk", "event_action": "resolve"}
+    [alert] = decode_payload(dumps(pd_resolve), R, recorded=True).alerts
+    assert alert.event_time == R
+
+
+def test_recorded_canonical_alert_without_received_at_is_valid() -> None:
+    record = {"status": "firing", "labels": {"component": "db"}, "starts_at": format_time(T1)}
+    decoded = decode_payload(dumps(record), R + 86_400_000, recorded=True)
+    assert decoded.dead_letters == ()
+    assert [(a.received_at, a.event_time) for a in decoded.alerts] == [(T1, T1)]

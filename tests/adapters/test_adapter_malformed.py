@@ -129,39 +129,9 @@ MALFORMED = [
         "alertmanager",
     ),
     (
-        am(status=None),
-        None,
-        "alertmanager alerts[0]: status must be 'firing' or 'resolved', got None",
-        "alertmanager",
-    ),
-    (
-        am(labels=["job", "cart"]),
-        None,
-        "alertmanager alerts[0]: labels must be a JSON object, got array",
-        "alertmanager",
-    ),
-    (
-        am(labels={"job": {"name": "cart"}}),
-        None,
-        "alertmanager alerts[0]: labels.job must be a string, got object",
-        "alertmanager",
-    ),
-    (
-        am(annotations="text"),
-        None,
-        "alertmanager alerts[0]: annotations must be a JSON object, got string",
-        "alertmanager",
-    ),
-    (
         am(labels={}),
         None,
         "alertmanager alerts[0]: alert has neither a fingerprint nor labels",
-        "alertmanager",
-    ),
-    (
-        am(fingerprint=12),
-        None,
-        "alertmanager alerts[0]: fingerprint must be a string, got number",
         "alertmanager",
     ),
     (
@@ -193,13 +163,6 @@ MALFORMED = [
         am(startsAt="9999-12-31T23:59:59Z"),
         None,
         "alertmanager alerts[0]: startsAt is out of range (before 1970 or after 9999)",
-        "alertmanager",
-    ),
-    (
-        am(startsAt="2023-11-12T22:13:20Z"),
-        None,
-        "alertmanager alerts[0]: event time 2023-11-12T22:13:20Z is more than 24 h before "
-        "received_at 2023-11-14T22:13:20Z",
         "alertmanager",
     ),
     (
@@ -250,41 +213,9 @@ MALFORMED = [
         "pagerduty",
     ),
     (
-        pd(payload=None),
-        None,
-        "pagerduty trigger payload must be a JSON object, got null",
-        "pagerduty",
-    ),
-    (pd_payload(source=None), None, "pagerduty payload.source is required", "pagerduty"),
-    (pd_payload(summary=""), None, "pagerduty payload.summary must not be empty", "pagerduty"),
-    (
-        pd_payload(severity="urgent"),
-        None,
-        "pagerduty payload.severity must be critical, error, warning or info, got 'urgent'",
-        "pagerduty",
-    ),
-    (
-        pd_payload(component=["pg"]),
-        None,
-        "pagerduty payload.component must be a string, got array",
-        "pagerduty",
-    ),
-    (
-        pd_payload(custom_details=[1, 2]),
-        None,
-        "pagerduty custom_details must be a JSON object, got array",
-        "pagerduty",
-    ),
-    (
         pd_payload(timestamp="2015-07-17 08:42"),
         None,
         "pagerduty payload.timestamp: not an RFC 3339 timestamp: '2015-07-17 08:42'",
-        "pagerduty",
-    ),
-    (
-        pd_payload(timestamp="2015-07-17T08:42:58.315+0000"),
-        None,
-        "pagerduty: event time 2015-07-17T08:42:58.315Z is more than 24 h before*",
         "pagerduty",
     ),
     # CloudWatch / SNS
@@ -306,24 +237,6 @@ MALFORMED = [
         sns(alarm(NewStateValue="BROKEN")),
         None,
         "cloudwatch: NewStateValue must be ALARM, OK or INSUFFICIENT_DATA, got 'BROKEN'",
-        "cloudwatch",
-    ),
-    (
-        sns(alarm(Trigger={"Dimensions": {"InstanceId": "i-1"}})),
-        None,
-        "cloudwatch: Trigger Dimensions must be an array, got object",
-        "cloudwatch",
-    ),
-    (
-        sns(alarm(Trigger={"Dimensions": [{"name": "InstanceId"}]})),
-        None,
-        "cloudwatch: dimension 'InstanceId' needs a scalar value",
-        "cloudwatch",
-    ),
-    (
-        sns(alarm(StateChangeTime="2015-06-03T17:43:27.123+0000")),
-        None,
-        "cloudwatch: event time 2015-06-03T17:43:27.123Z is more than 24 h before*",
         "cloudwatch",
     ),
     (
@@ -365,18 +278,10 @@ MALFORMED = [
         "opsgenie",
     ),
     (og(createdAt=-5), None, "opsgenie: alert.createdAt must not be negative, got -5", "opsgenie"),
-    (og(tags="a:b"), None, "opsgenie: alert.tags must be an array, got string", "opsgenie"),
-    (og(tags=[1]), None, "opsgenie: alert.tags must hold strings, got number", "opsgenie"),
     (
         og(alias="", entity=""),
         None,
         "opsgenie alert has no alias, alertId, entity, source or key:value tag",
-        "opsgenie",
-    ),
-    (
-        og(createdAt=1420452191104),
-        None,
-        "opsgenie: event time 2015-01-05T10:03:11.104Z is more than 24 h before*",
         "opsgenie",
     ),
     # canonical
@@ -397,7 +302,7 @@ MALFORMED = [
             {"status": "firing", "labels": {"a": "b"}, "starts_at": "0001-01-02T00:00:00+99:99"}
         ),
         None,
-        "canonical: timestamp out of range (before 1970 or after 9999)",
+        "canonical: starts_at is out of range (before 1970 or after 9999)",
         "canonical",
     ),
     (
@@ -407,6 +312,68 @@ MALFORMED = [
         None,
         "canonical: received_at is out of range (before 1970 or after 9999)",
         "canonical",
+    ),
+    (
+        orjson.dumps({"status": "pending", "alerts": [{"labels": {"alertname": "Down"}}]}),
+        None,
+        "alertmanager alerts[0]: status must be 'firing' or 'resolved', got None",
+        "alertmanager",
+    ),
+    (
+        am(fingerprint=None, labels=["job", "cart"]),
+        None,
+        "alertmanager alerts[0]: alert has neither a fingerprint nor labels",
+        "alertmanager",
+    ),
+    (
+        pd_payload(timestamp=R),
+        None,
+        "pagerduty payload.timestamp must be an RFC 3339 string, got number",
+        "pagerduty",
+    ),
+    (
+        pd(event_action="resolve", payload={"timestamp": "2023-11-14T22:30:00Z"}),
+        None,
+        "pagerduty: event time 2023-11-14T22:30:00Z is more than 5 min after received_at "
+        "2023-11-14T22:13:20Z",
+        "pagerduty",
+    ),
+    (
+        pd(dedup_key={"k": 1}),
+        None,
+        "pagerduty dedup_key must be a string, got object",
+        "pagerduty",
+    ),
+    (
+        sns(alarm(StateChangeTime="2023-11-14T22:30:00Z")),
+        None,
+        "cloudwatch: event time 2023-11-14T22:30:00Z is more than 5 min after received_at "
+        "2023-11-14T22:13:20Z",
+        "cloudwatch",
+    ),
+    (
+        og(createdAt=R + 3_600_000),
+        None,
+        "opsgenie: event time 2023-11-14T23:13:20Z is more than 5 min after received_at "
+        "2023-11-14T22:13:20Z",
+        "opsgenie",
+    ),
+    (
+        orjson.dumps(
+            {
+                "evalMatches": [{"value": 1, "metric": "Count", "tags": {}}],
+                "orgId": 1,
+                "ruleId": 1,
+                "ruleName": "Panel Title alert",
+                "state": "alerting",
+                "title": "[Alerting] Panel Title alert",
+            }
+        ),
+        None,
+        "grafana: a legacy Grafana alerting payload (evalMatches, ruleName: dashboard alerts, "
+        "removed in Grafana 11) is not supported; send from a Grafana Alerting contact point "
+        "of type webhook, whose payload carries 'alerts'",
+        "grafana",
     ),
     # a payload forced into the wrong format
     (

@@ -340,17 +340,33 @@ def test_watchdog_is_a_heartbeat_and_goes_stale_after_five_minutes() -> None:
     assert stale.summary is not None and stale.summary.stale_sources == ("monitoring/k8s",)
 
 
-def test_absurd_event_time_is_invalid_and_changes_nothing() -> None:
+def test_event_time_in_the_future_is_invalid_and_changes_nothing() -> None:
     bad = Alert(
+        fingerprint="ahead",
+        status="firing",
+        severity="critical",
+        labels={"component": "catalog-db"},
+        received_at=T0,
+        starts_at=T0 + 5 * MINUTE + SEC,
+    )
+    engine, out = run([bad])
+    assert out.events == [] and engine.counts.invalid == 1
+
+
+def test_a_long_firing_alert_resent_with_its_old_start_counts() -> None:
+    # Alertmanager re-sends a firing alert every repeat_interval with its original startsAt: a
+    # worker that starts days into an outage must still learn of it (DESIGN §4 "Time").
+    resent = Alert(
         fingerprint="old",
         status="firing",
         severity="critical",
         labels={"component": "catalog-db"},
         received_at=T0,
-        starts_at=T0 - 25 * 60 * MINUTE,
+        starts_at=T0 - 3 * 24 * 60 * MINUTE,
     )
-    engine, out = run([bad])
-    assert out.events == [] and engine.counts.invalid == 1
+    engine, out = run([resent])
+    assert [e.type for e in out.events] == ["incident.opened"]
+    assert (engine.counts.invalid, engine.counts.mapped) == (0, 1)
 
 
 def test_topology_switch_stamps_the_new_version() -> None:

@@ -110,8 +110,8 @@ def test_a_storm_uses_every_format_and_every_malformed_kind() -> None:
     assert {
         "truncated",
         "alerts-not-array",
-        "label-not-string",
-        "pagerduty-bad-severity",
+        "no-identity",
+        "pagerduty-no-routing-key",
         "unknown-shape",
         "clock-skew",
         "sns-text-message",

@@ -34,8 +34,8 @@ def free_port() -> int:
 
 
 def alertmanager(starts_at: str, labels: dict[str, str] | None = None) -> bytes:
-    """The Alertmanager fixture starting at `starts_at` (events more than 24 h before they are
-    received are dead-lettered), optionally relabelled."""
+    """The Alertmanager fixture starting at `starts_at` (near the time it is sent, as a live
+    sender's would be), optionally relabelled."""
     doc = orjson.loads((FIXTURES / "alertmanager-1.json").read_bytes())
     alert = doc["alerts"][0]
     alert["startsAt"] = starts_at

@@ -245,3 +245,44 @@ async def test_idle_ticks_resolve_after_without_new_alerts(kafka_broker: KafkaBr
         _, snap = await wait_for(resolved, 15, "the incident never resolved")
     ends_at = orjson.loads(resolve)["ends_at"]
     assert snap["resolved_at"] == format_time(parse_time(ends_at) + 2000)
+
+
+async def test_alert_rules_and_unseen_resolves_in_the_stream_match_replay(
+    kafka_broker: KafkaBroker, tmp_path: Path
+) -> None:
+    """`alert_rules` apply in the stream's alert-state stage as in replay, and a resolve never
+    seen firing is counted by its labels: unmapped ones reach `alerts.unmapped`."""
+    topology = tmp_path / "acme-rules.yaml"
+    topology.write_text(
+        ACME.read_text()
+        + "\nalert_rules:\n"
+        + "  - match: {alertname: 'CartService*'}\n    severity: info\n"
+        + "  - match: {alertname: DeadMansSnitch}\n    heartbeat: true\n"
+    )
+
+    def am(status: str, at: str, **labels: str) -> bytes:
+        alert = {"status": status, "labels": labels, "startsAt": at}
+        if status == "resolved":
+            alert["endsAt"] = at
+        return envelope(orjson.dumps({"version": "4", "alerts": [alert]}), at)
+
+    lines = [
+        ACME_LINES[0],  # cart-db-2 down: an incident
+        ACME_LINES[1],  # CartServiceErrorRate warning → info by the first rule: no change
+        am("firing", "2025-03-14T10:01:00Z", alertname="DeadMansSnitch", prometheus="eu"),
+        am("resolved", "2025-03-14T10:01:10Z", alertname="Gone", service="nowhere"),
+        am("resolved", "2025-03-14T10:01:20Z", alertname="Gone", service="cartservice"),
+    ]
+    config = make_config(kafka_broker.bootstrap, topology)
+    async with running(config) as app:
+        await produce_settled(app, config, lines)
+        incidents = await open_incidents(config)
+        unmapped = await records(config, topics_for(config).unmapped)
+    summary = replay_of(topology, lines, tmp_path)
+    assert incidents == expected_incidents(summary)
+    [(roots, *_)] = incidents
+    assert roots == ("cart-db-2",)  # cartservice's warning was overridden to info
+    assert summary["alerts"] == {"received": 5, "mapped": 3, "unmapped": 1, "invalid": 0}
+    assert [(u["alert"]["labels"].get("service"), u["alert"]["status"]) for u in unmapped] == [
+        ("nowhere", "resolved")
+    ]
