@@ -31,7 +31,9 @@ def register_import(actions: Any) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="input files or directories")
     parser.add_argument("--overlay", help="topology file (v1) merged over the import")
-    parser.add_argument("-o", "--output", required=True, help="topology file to write ('-': stdout)")
+    parser.add_argument(
+        "-o", "--output", required=True, help="topology file to write ('-': stdout)"
+    )
     parser.add_argument(
         "--name", help="topology name (default: the overlay's name, else the first file's name)"
     )

@@ -47,7 +47,7 @@ class Ref:
 
     def human(self, default_kind: str | None = None) -> str:
         """As Backstage displays it: kind and namespace left out when they are the default."""
-        kind = "" if self.kind == default_kind else f"{self.kind}:"
+        kind = "" if self.kind in (default_kind, "") else f"{self.kind}:"
         namespace = "" if self.namespace == "default" else f"{self.namespace}/"
         return f"{kind}{namespace}{self.name}"
 
@@ -139,7 +139,9 @@ def import_backstage(documents: Sequence[Document]) -> Imported:
                 "of it, so it is not a business service"
             )
             continue
-        service_id = system.ref.name if system.ref.name not in taken else f"system:{system.ref.name}"
+        service_id = (
+            system.ref.name if system.ref.name not in taken else f"system:{system.ref.name}"
+        )
         taken.add(service_id)
         item = _describe(system, service_id, entities)
         system_type = item.pop("kind", None)  # business services have no kind: keep it a label
@@ -332,13 +334,13 @@ def _dependencies(
         api = _ref(raw, "api", entity)
         if api is None:
             continue
-        found = sorted({ids[p] for p in providers.get(api, []) if p in ids} - {me})
-        if not found:
+        provided_by = sorted({ids[p] for p in providers.get(api, []) if p in ids} - {me})
+        if not provided_by:
             result.unresolved.append(
                 f"unresolved: {what} consumesApis {api.human('api')}: no component in the "
                 "input providesApis it"
             )
-        elif len(found) == 1:
-            add_dependency(result.components[me], found[0])
+        elif len(provided_by) == 1:
+            add_dependency(result.components[me], provided_by[0])
         else:
-            add_dependency(result.components[me], {"any": found})
+            add_dependency(result.components[me], {"any": provided_by})

@@ -24,7 +24,7 @@ import yaml
 
 from correlator.core.topology import Topology
 from correlator.core.topology_parse import API_VERSION, parse_topology
-from correlator.errors import TopologyError, UsageError
+from correlator.errors import UsageError
 from correlator.importers.graph import Imported
 
 OVERLAY_KEYS = {
@@ -132,7 +132,9 @@ def _sorted_dependencies(item: Mapping[str, Any]) -> dict[str, Any]:
     """Discovered dependencies in a fixed order, whatever the order of the input files."""
     out = dict(item)
     if out.get("depends_on"):
-        out["depends_on"] = sorted(out["depends_on"], key=lambda e: (not isinstance(e, str), str(e)))
+        out["depends_on"] = sorted(
+            out["depends_on"], key=lambda e: (not isinstance(e, str), str(e))
+        )
     return out
 
 

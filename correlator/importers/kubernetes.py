@@ -126,7 +126,8 @@ def import_kubernetes(documents: Sequence[Document]) -> Imported:
         if kind in WORKLOAD_KINDS:
             workloads.append(_workload(kind, name, namespace, meta, spec))
         elif kind == "Service":
-            selector = spec.get("selector") if isinstance(spec.get("selector"), Mapping) else {}
+            raw_selector = spec.get("selector")
+            selector = raw_selector if isinstance(raw_selector, Mapping) else {}
             external = spec.get("externalName")
             services.append(
                 _Service(
@@ -243,8 +244,7 @@ def _free(name: str, namespace: str, taken: set[str], suffix: str) -> str:
 def _assign_ids(workloads: list[_Workload]) -> None:
     """`app.kubernetes.io/name` where unique, else the workload name, else `name.namespace`."""
     preferred = {
-        id(w): w.labels.get(NAME_LABEL) or w.pod_labels.get(NAME_LABEL) or w.name
-        for w in workloads
+        id(w): w.labels.get(NAME_LABEL) or w.pod_labels.get(NAME_LABEL) or w.name for w in workloads
     }
     counts = Counter(preferred.values())
     names = Counter(w.name for w in workloads)
@@ -319,9 +319,9 @@ def _service_aliases(
         result.components[owner].setdefault("aliases", []).append(alias)
 
 
-def _env(w: _Workload, configmaps: Mapping[tuple[str, str], Mapping[str, str]]) -> list[
-    tuple[str, str]
-]:
+def _env(
+    w: _Workload, configmaps: Mapping[tuple[str, str], Mapping[str, str]]
+) -> list[tuple[str, str]]:
     """(variable, value) pairs a workload's containers are configured with."""
     out: list[tuple[str, str]] = []
     for container in w.containers:
