@@ -1,4 +1,4 @@
-"""`correlator topology validate|show|publish FILE`."""
+"""`correlator topology validate|show|publish FILE` and `topology import --from … FILE…`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def register(subparsers: Any) -> None:
 
     add_broker_options(publish)
     publish.set_defaults(func=_publish)
+    from correlator.commands.topology_import import register_import
+
+    register_import(actions)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -114,8 +114,77 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--loglevel", default="warning", choices=["debug", "info", "warning", "error"]
     )
+    add_notify_options(parser)
     add_engine_options(parser)
     parser.set_defaults(func=run)
+
+
+def add_notify_options(parser: argparse.ArgumentParser) -> None:
+    """--notify URL (repeatable) and its companions; see `correlator.notify`."""
+    from correlator.notify import FORMATS
+
+    urls = (_env("CORRELATOR_NOTIFY") or "").replace(",", " ").split()
+    parser.add_argument(
+        "--notify",
+        action="append",
+        metavar="URL",
+        default=None,
+        help="post incident events (opened, reopened, severity changed, resolved; never "
+        "planned ones) to this webhook; repeatable (env CORRELATOR_NOTIFY, comma-separated)",
+    )
+    parser.set_defaults(notify_env=urls)
+    parser.add_argument(
+        "--notify-format",
+        choices=FORMATS,
+        default=_env("CORRELATOR_NOTIFY_FORMAT", "json"),
+        help="json: the incident event as it is; slack: Slack's incoming-webhook message "
+        "(env CORRELATOR_NOTIFY_FORMAT; default json)",
+    )
+    parser.add_argument(
+        "--notify-severity",
+        default=_env("CORRELATOR_NOTIFY_SEVERITY", "SEV1,SEV2,SEV3,SEV4"),
+        help="severities that notify, comma-separated (default all: SEV1,SEV2,SEV3,SEV4)",
+    )
+    parser.add_argument(
+        "--notify-rate",
+        type=float,
+        default=1.0,
+        help="at most this many posts per second to each URL, after a burst of 5 (default 1)",
+    )
+
+
+def notify_settings(args: argparse.Namespace) -> Any:
+    """`NotifySettings` from the flags, or None without `--notify`."""
+    from urllib.parse import urlparse
+
+    from correlator.notify import SEVERITIES, NotifySettings
+
+    urls = tuple(getattr(args, "notify", None) or getattr(args, "notify_env", None) or ())
+    if not urls:
+        return None
+    for url in urls:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise UsageError(f"--notify: not an http(s) URL: {url!r}")
+    severities = frozenset(
+        s.strip().upper() for s in str(args.notify_severity).split(",") if s.strip()
+    )
+    unknown = sorted(severities - set(SEVERITIES))
+    if unknown or not severities:
+        raise UsageError(
+            f"--notify-severity: {unknown[0] if unknown else 'empty'!r} is not one of "
+            f"{', '.join(SEVERITIES)}"
+        )
+    if args.notify_format not in ("json", "slack"):
+        raise UsageError(f"CORRELATOR_NOTIFY_FORMAT: not json or slack: {args.notify_format!r}")
+    if not args.notify_rate > 0:
+        raise UsageError(f"--notify-rate: must be > 0, got {args.notify_rate}")
+    return NotifySettings(
+        urls=urls,
+        format=args.notify_format,
+        severities=severities,
+        rate=args.notify_rate,
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> WorkerConfig:
@@ -134,6 +203,7 @@ def config_from_args(args: argparse.Namespace) -> WorkerConfig:
         web_enabled=args.web_port is not None,
         web_port=args.web_port or 6066,
         ingest_token=args.ingest_token or None,
+        notify=notify_settings(args),
     )
 
 

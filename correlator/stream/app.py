@@ -104,6 +104,17 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
         ingress.register(app, ctx, ingest)
     if config.db_url is not None:
         app.service(HistorySink(config))  # type: ignore[arg-type]
+    if config.notify is not None:
+        from correlator.notify.service import NotifyService
+
+        notifier = NotifyService(
+            config.bootstrap,
+            config.topic_prefix,
+            f"{config.app_id}-notify",
+            config.notify,
+            config.security.aiokafka_kwargs(),
+        )
+        app.service(notifier)  # type: ignore[arg-type]
     return app
 
 

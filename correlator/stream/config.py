@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from correlator.core.engine import EngineSettings
+from correlator.notify.settings import NotifySettings
 
 Guarantee = Literal["at_least_once", "exactly_once"]
 
@@ -93,6 +94,8 @@ class WorkerConfig:
     were still buffered) waits for it to return: this bounds that stall on every hop."""
     fast_timeouts: bool = False
     """Short session and commit timeouts (tests, local demo)."""
+    notify: NotifySettings | None = None
+    """Post incident events to webhooks (`correlator.notify`), from the notifier's own consumer."""
 
     @property
     def bootstrap(self) -> str:
