@@ -79,7 +79,11 @@ class WarRoomApp(App[None]):
         self._clock = clock
         self._feed_ended = False
         self._last_paint = 0.0
-        self._painted: tuple[WarRoomScreen | None, LinkState] = (None, "connecting")
+        self._painted: tuple[WarRoomScreen | None, LinkState, str | None] = (
+            None,
+            "connecting",
+            None,
+        )
 
     def now_ms(self) -> int:
         if self._clock == "event":
@@ -98,7 +102,8 @@ class WarRoomApp(App[None]):
         return MainScreen(highlight_seconds=self.highlight_seconds)
 
     def on_mount(self) -> None:
-        self.state.started_ms = self.now_ms()
+        if self._clock != "event":  # on the event clock, the first record starts it
+            self.state.started_ms = self.now_ms()
         self.set_interval(self.refresh_interval, self.repaint)
         self.consume_feed()
         self.call_after_refresh(self.repaint, force=True)
@@ -114,9 +119,10 @@ class WarRoomApp(App[None]):
         state = self.state
         turn_ends = time.perf_counter() + YIELD_EVERY_SECONDS
         records = aiter(self.feed)
+        event_clock = self._clock == "event"
         try:
             async for record in records:
-                state.apply(record, self.now_ms())
+                state.apply(record, None if event_clock else self.now_ms())
                 if time.perf_counter() >= turn_ends:
                     await asyncio.sleep(0)
                     turn_ends = time.perf_counter() + YIELD_EVERY_SECONDS
@@ -144,18 +150,19 @@ class WarRoomApp(App[None]):
             return
         now = time.monotonic()
         link = self.link
+        link_error = None if link in ("live", "ended") else self.feed.link_error
         if not (
             force
             or self.state.dirty
-            or self._painted != (screen, link)
+            or self._painted != (screen, link, link_error)
             or now - self._last_paint >= TICK_SECONDS
         ):
             return
         self.state.dirty = False
         self._last_paint = now
-        self._painted = (screen, link)
+        self._painted = (screen, link, link_error)
         self.painted_applied = self.state.applied
-        screen.show(Frame(self.state, self.now_ms(), link, self.feed.description))
+        screen.show(Frame(self.state, self.now_ms(), link, self.feed.description, link_error))
         self.repaints += 1
         if self.on_paint is not None:
             self.on_paint()

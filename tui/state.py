@@ -100,25 +100,30 @@ class WarRoomState:
 
     # -- folding -------------------------------------------------------------------------------
 
-    def apply(self, record: Record, now_ms: int) -> bool:
-        """Fold one record; True if it changed anything. Malformed ones are counted, not raised."""
-        if self.started_ms is None:
-            self.started_ms = now_ms
+    def apply(self, record: Record, now_ms: int | None) -> bool:
+        """Fold one record; True if it changed anything. Malformed ones are counted, not raised.
+
+        `now_ms` None means the event clock (replays): "now" is the newest event time seen,
+        this record's included, so a record is never judged against the clock before it.
+        """
         try:
             changed = self._apply(record, now_ms)
         except (TypeError, ValueError, AttributeError, KeyError):
             self.rejected += 1
             return False
+        finally:
+            if self.started_ms is None and (now_ms is not None or self.latest_event_ms):
+                self.started_ms = self.latest_event_ms if now_ms is None else now_ms
         self.applied += 1
         if changed:
             self.dirty = True
         return changed
 
-    def apply_all(self, records: Iterable[Record], now_ms: int) -> None:
+    def apply_all(self, records: Iterable[Record], now_ms: int | None) -> None:
         for record in records:
             self.apply(record, now_ms)
 
-    def _apply(self, record: Record, now_ms: int) -> bool:
+    def _apply(self, record: Record, now_ms: int | None) -> bool:
         topic, value = record.topic, record.value
         if topic == TOPIC_INCIDENTS:
             if value is None:
@@ -164,15 +169,15 @@ class WarRoomState:
         self._see_time(snapshot.get("as_of") or snapshot.get("updated_at"))
         return True
 
-    def _apply_summary(self, value: dict[str, Any], now_ms: int) -> None:
+    def _apply_summary(self, value: dict[str, Any], now_ms: int | None) -> None:
         if not isinstance(value.get("customers_affected", 0), int):
             raise TypeError("impact.summary customers_affected is not an integer")
         self.summary = value
-        self.summary_seen_ms = now_ms
         as_of = event_ms(value.get("as_of"))
+        self._see_time(value.get("as_of"))
+        self.summary_seen_ms = self.latest_event_ms if now_ms is None else now_ms
         if as_of is None:
             return
-        self._see_time(value.get("as_of"))
         if self.history and as_of < self.history[-1][0]:
             return  # a late duplicate: the sparkline only moves forward
         if self.history and self.history[-1][0] == as_of:

@@ -195,6 +195,12 @@ class DbFeed:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def link_error(self) -> str | None:
+        if self._connected or self.last_error is None:
+            return None
+        return f"history database unreachable ({self.last_error}) — retrying"
+
     async def __aiter__(self) -> AsyncIterator[Record]:
         backoff = self._poll_interval
         while not self._closed:

@@ -73,6 +73,12 @@ class KafkaFeed:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def link_error(self) -> str | None:
+        if self._connected or self.last_error is None:
+            return None
+        return f"no broker at {self.bootstrap} — retrying"
+
     def topic(self, logical: str) -> str:
         return f"{self.prefix}{logical}"
 

@@ -92,6 +92,7 @@ class MainScreen(WarRoomScreen):
         header.history = state.sparkline()
         header.link = frame.link
         header.feed_name = frame.feed_name
+        header.link_error = frame.link_error
         self.query_one(StaleBanner).reasons = tuple(state.stale_reasons(frame.now_ms))
 
         rows = state.rows()
