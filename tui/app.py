@@ -21,7 +21,7 @@ from correlator.errors import CorrelatorError
 from tui.feeds.base import IncidentFeed
 from tui.screens.base import Frame, WarRoomScreen
 from tui.screens.board import BoardScreen
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, IngressHint
 from tui.screens.main import MainScreen
 from tui.screens.unmapped import UnmappedScreen
 from tui.state import WarRoomState
@@ -63,10 +63,13 @@ class WarRoomApp(App[None]):
         clock: Clock | Literal["event"] = wall_clock,
         refresh_interval: float = 0.25,
         highlight_seconds: float = 2.0,
+        ingress: IngressHint | None = None,
     ) -> None:
         super().__init__()
         self.feed = feed
         self.user = user
+        self.ingress = ingress
+        """Where responders can post alerts of their own (on the help screen), when known."""
         self.state = WarRoomState()
         self.refresh_interval = refresh_interval
         self.highlight_seconds = highlight_seconds
@@ -239,7 +242,7 @@ class WarRoomApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(ingress=self.ingress))
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -110,13 +110,15 @@ def run(args: argparse.Namespace) -> int:
                 workdir / "simulate.log",
             )
         )
+        ingress_url = f"http://127.0.0.1:{web_port}/ingest"
         print(
             f"worker and simulator started; history: correlator incidents list --db "
             f"sqlite:///{workdir / 'history.db'}\n"
-            f"send your own alerts: curl -X POST http://127.0.0.1:{web_port}/ingest -d @alert.json",
+            f"send your own alerts: curl -X POST {ingress_url} -d @alert.json "
+            f"(also on the war room's help screen: press ?)",
             flush=True,
         )
-        return _warroom(broker.bootstrap, args.user, args.duration, children)
+        return _warroom(broker.bootstrap, args.user, args.duration, children, ingress_url)
     finally:
         for process, log in reversed(children):
             _stop(process)
@@ -158,11 +160,16 @@ def _warroom(
     user: str,
     duration: float | None,
     children: list[tuple[subprocess.Popen[bytes], IO[bytes]]],
+    ingress_url: str,
 ) -> int:
     from tui.app import WarRoomApp, wall_clock
     from tui.feeds.kafka import KafkaFeed
+    from tui.screens.help import IngressHint
 
-    app = WarRoomApp(KafkaFeed(bootstrap, ""), user=user, clock=wall_clock)
+    # The worker inherits this environment, so its ingress wants a token exactly when it is set.
+    token_env = "CORRELATOR_INGEST_TOKEN" if os.environ.get("CORRELATOR_INGEST_TOKEN") else None
+    ingress = IngressHint(ingress_url, token_env)
+    app = WarRoomApp(KafkaFeed(bootstrap, ""), user=user, clock=wall_clock, ingress=ingress)
     if duration is None:
         app.run()
         return 0
