@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import ClassVar, Literal
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
 
 from correlator.errors import CorrelatorError
@@ -148,7 +148,12 @@ class WarRoomApp(App[None]):
 
     def repaint(self, force: bool = False) -> None:
         """Show the state on the current screen if it changed (or time moved on enough)."""
-        screen = self.screen
+        if not self.is_running:  # shutting down: the screens lose their widgets one by one
+            return
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return
         if not isinstance(screen, WarRoomScreen) or not screen.is_mounted:
             return
         now = time.monotonic()
