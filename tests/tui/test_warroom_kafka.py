@@ -4,6 +4,7 @@ acknowledgements land on `incident.actions`."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 
@@ -136,3 +137,54 @@ async def test_no_broker_says_so_in_the_header_and_keeps_retrying() -> None:
         assert app.link == "connecting"
         await pilot.press("b")  # still answering keys
         assert isinstance(app.screen, BoardScreen)
+
+
+async def test_a_war_room_joining_late_reads_the_recent_incident_events(
+    kafka_broker: object,
+) -> None:
+    """`incident.events` is read from 6 hours back, so the timeline shows how an incident got
+    where it is; an event older than that is not read."""
+    bootstrap: str = kafka_broker.bootstrap  # type: ignore[attr-defined]
+    prefix = f"wr-{uuid.uuid4().hex[:8]}."
+    await ensure_topics(
+        bootstrap,
+        [
+            TopicSpec(prefix + TOPIC_INCIDENTS, compacted=True),
+            TopicSpec(prefix + TOPIC_INCIDENT_EVENTS),
+        ],
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+
+    async def produce(kind: str, snap: dict[str, object], age_s: float = 0) -> None:
+        value = {"schema": 1, "type": f"incident.{kind}", "seq": snap["seq"], "at": at(0)}
+        value["incident"] = snap
+        await producer.send_and_wait(
+            prefix + TOPIC_INCIDENT_EVENTS,
+            orjson.dumps(value),
+            key=str(snap["id"]).encode(),
+            timestamp_ms=int((time.time() - age_s) * 1000),
+        )
+
+    try:
+        await produce("opened", snapshot("inc-old", 1), age_s=7 * 3600)
+        await produce("opened", snapshot("inc-t1", 1, severity="SEV3", customers=10))
+        await produce("updated", snapshot("inc-t1", 2, severity="SEV2", customers=90))
+        feed = KafkaFeed(bootstrap, prefix, backoff_initial=0.2)
+        app = WarRoomApp(feed, user="sam", clock=lambda: NOW, highlight_seconds=0)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(
+                pilot,
+                lambda: (
+                    "inc-t1" in app.state.timelines
+                    and len(app.state.timelines["inc-t1"].entries) == 2
+                ),
+            )
+            entries = [(e.seq, e.kind, e.changes) for e in app.state.timelines["inc-t1"].entries]
+            assert entries == [
+                (1, "opened", ("SEV3", "10 customers", "root cause inc-t1-db")),
+                (2, "updated", ("SEV3 → SEV2", "customers 10 → 90")),
+            ]
+            assert "inc-old" not in app.state.timelines
+    finally:
+        await producer.stop()
