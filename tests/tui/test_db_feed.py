@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import toasts
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from textual.pilot import Pilot
@@ -109,11 +110,6 @@ async def wait_until(pilot: Pilot[None], check: Callable[[], bool], timeout: flo
             assert isinstance(app, WarRoomApp)
             raise AssertionError(f"timed out; shown: {cells(app)}")
         await pilot.pause(0.05)
-
-
-def toasts(app: WarRoomApp) -> list[str]:
-    """The notifications on screen, as the responder reads them (title, then message)."""
-    return [str(toast.render()) for toast in app.screen.query("Toast")]
 
 
 def feed_on(url: str, now_ms: int = NEWEST_OPEN_MS + 5 * SECOND) -> DbFeed:
