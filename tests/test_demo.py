@@ -1,6 +1,6 @@
 """`correlator demo` opens the war room: a local broker, the worker, the simulator and the war
 room (headless, `--duration`), which must show open incidents; the printed ingest URL takes a
-POST while it runs."""
+POST while it runs; the worker's log holds no noise."""
 
 from __future__ import annotations
 
@@ -72,3 +72,12 @@ def test_demo_opens_the_war_room() -> None:
     shown = re.search(r"war room showed (\d+) open incidents", out)
     assert shown is not None, out
     assert int(shown.group(1)) >= 1
+    assert "first incident on screen never" not in out
+    # The worker's log is quiet and plain: no timer floods, no startup races logged as errors,
+    # no terminal control codes in a file.
+    workdir = re.search(r"logs and history in (\S+)", out)
+    assert workdir is not None, out
+    log = Path(workdir.group(1), "worker.log").read_text(errors="replace")
+    assert "\x1b" not in log
+    noise = ("is overlapping", "Group Coordinator Request failed")
+    assert [line for line in log.splitlines() if any(n in line for n in noise)] == []

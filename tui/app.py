@@ -14,14 +14,14 @@ from collections.abc import AsyncGenerator, Callable
 from typing import ClassVar, Literal
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
 
 from correlator.errors import CorrelatorError
 from tui.feeds.base import IncidentFeed
 from tui.screens.base import Frame, WarRoomScreen
 from tui.screens.board import BoardScreen
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, IngressHint
 from tui.screens.main import MainScreen
 from tui.screens.unmapped import UnmappedScreen
 from tui.state import WarRoomState
@@ -63,10 +63,13 @@ class WarRoomApp(App[None]):
         clock: Clock | Literal["event"] = wall_clock,
         refresh_interval: float = 0.25,
         highlight_seconds: float = 2.0,
+        ingress: IngressHint | None = None,
     ) -> None:
         super().__init__()
         self.feed = feed
         self.user = user
+        self.ingress = ingress
+        """Where responders can post alerts of their own (on the help screen), when known."""
         self.state = WarRoomState()
         self.refresh_interval = refresh_interval
         self.highlight_seconds = highlight_seconds
@@ -79,7 +82,11 @@ class WarRoomApp(App[None]):
         self._clock = clock
         self._feed_ended = False
         self._last_paint = 0.0
-        self._painted: tuple[WarRoomScreen | None, LinkState] = (None, "connecting")
+        self._painted: tuple[WarRoomScreen | None, LinkState, str | None] = (
+            None,
+            "connecting",
+            None,
+        )
 
     def now_ms(self) -> int:
         if self._clock == "event":
@@ -98,7 +105,8 @@ class WarRoomApp(App[None]):
         return MainScreen(highlight_seconds=self.highlight_seconds)
 
     def on_mount(self) -> None:
-        self.state.started_ms = self.now_ms()
+        if self._clock != "event":  # on the event clock, the first record starts it
+            self.state.started_ms = self.now_ms()
         self.set_interval(self.refresh_interval, self.repaint)
         self.consume_feed()
         self.call_after_refresh(self.repaint, force=True)
@@ -114,9 +122,10 @@ class WarRoomApp(App[None]):
         state = self.state
         turn_ends = time.perf_counter() + YIELD_EVERY_SECONDS
         records = aiter(self.feed)
+        event_clock = self._clock == "event"
         try:
             async for record in records:
-                state.apply(record, self.now_ms())
+                state.apply(record, None if event_clock else self.now_ms())
                 if time.perf_counter() >= turn_ends:
                     await asyncio.sleep(0)
                     turn_ends = time.perf_counter() + YIELD_EVERY_SECONDS
@@ -139,23 +148,29 @@ class WarRoomApp(App[None]):
 
     def repaint(self, force: bool = False) -> None:
         """Show the state on the current screen if it changed (or time moved on enough)."""
-        screen = self.screen
+        if not self.is_running:  # shutting down: the screens lose their widgets one by one
+            return
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return
         if not isinstance(screen, WarRoomScreen) or not screen.is_mounted:
             return
         now = time.monotonic()
         link = self.link
+        link_error = None if link in ("live", "ended") else self.feed.link_error
         if not (
             force
             or self.state.dirty
-            or self._painted != (screen, link)
+            or self._painted != (screen, link, link_error)
             or now - self._last_paint >= TICK_SECONDS
         ):
             return
         self.state.dirty = False
         self._last_paint = now
-        self._painted = (screen, link)
+        self._painted = (screen, link, link_error)
         self.painted_applied = self.state.applied
-        screen.show(Frame(self.state, self.now_ms(), link, self.feed.description))
+        screen.show(Frame(self.state, self.now_ms(), link, self.feed.description, link_error))
         self.repaints += 1
         if self.on_paint is not None:
             self.on_paint()
@@ -232,7 +247,7 @@ class WarRoomApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(ingress=self.ingress))
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

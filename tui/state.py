@@ -21,6 +21,8 @@ from correlator.records import (
     TOPIC_SERVICE_IMPACT,
     Record,
 )
+from tui.formatting import format_duration
+from tui.timeline import EVENT_KINDS, IncidentTimeline
 
 Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
 SEVERITIES: Final[tuple[Severity, ...]] = ("SEV1", "SEV2", "SEV3", "SEV4")
@@ -77,6 +79,8 @@ class WarRoomState:
 
     incidents: dict[str, Snapshot] = field(default_factory=dict)
     """Latest snapshot per incident id (any status); older or repeated `seq` are dropped."""
+    timelines: dict[str, IncidentTimeline] = field(default_factory=dict)
+    """Each incident's events seen on `incident.events`, with what changed (tui/timeline.py)."""
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Latest `service.impact` value per business service id."""
     summary: dict[str, Any] | None = None
@@ -100,28 +104,34 @@ class WarRoomState:
 
     # -- folding -------------------------------------------------------------------------------
 
-    def apply(self, record: Record, now_ms: int) -> bool:
-        """Fold one record; True if it changed anything. Malformed ones are counted, not raised."""
-        if self.started_ms is None:
-            self.started_ms = now_ms
+    def apply(self, record: Record, now_ms: int | None) -> bool:
+        """Fold one record; True if it changed anything. Malformed ones are counted, not raised.
+
+        `now_ms` None means the event clock (replays): "now" is the newest event time seen,
+        this record's included, so a record is never judged against the clock before it.
+        """
         try:
             changed = self._apply(record, now_ms)
         except (TypeError, ValueError, AttributeError, KeyError):
             self.rejected += 1
             return False
+        finally:
+            if self.started_ms is None and (now_ms is not None or self.latest_event_ms):
+                self.started_ms = self.latest_event_ms if now_ms is None else now_ms
         self.applied += 1
         if changed:
             self.dirty = True
         return changed
 
-    def apply_all(self, records: Iterable[Record], now_ms: int) -> None:
+    def apply_all(self, records: Iterable[Record], now_ms: int | None) -> None:
         for record in records:
             self.apply(record, now_ms)
 
-    def _apply(self, record: Record, now_ms: int) -> bool:
+    def _apply(self, record: Record, now_ms: int | None) -> bool:
         topic, value = record.topic, record.value
         if topic == TOPIC_INCIDENTS:
             if value is None:
+                self.timelines.pop(record.key, None)
                 return self.incidents.pop(record.key, None) is not None
             return self._apply_snapshot(value)
         if topic == TOPIC_INCIDENT_EVENTS:
@@ -130,7 +140,8 @@ class WarRoomState:
             snapshot = value["incident"]
             if not isinstance(snapshot, dict):
                 raise TypeError("incident event without a snapshot")
-            return self._apply_snapshot(snapshot)
+            listed = self._apply_event(value, snapshot)
+            return self._apply_snapshot(snapshot) or listed
         if topic == TOPIC_SERVICE_IMPACT:
             if value is None:
                 return self.services.pop(record.key, None) is not None
@@ -164,15 +175,34 @@ class WarRoomState:
         self._see_time(snapshot.get("as_of") or snapshot.get("updated_at"))
         return True
 
-    def _apply_summary(self, value: dict[str, Any], now_ms: int) -> None:
+    def _apply_event(self, event: Mapping[str, Any], snapshot: Snapshot) -> bool:
+        """List the event on its incident's timeline (and an absorption on the survivor's)."""
+        incident_id, seq = snapshot.get("id"), event.get("seq", snapshot.get("seq"))
+        if not isinstance(incident_id, str) or not isinstance(seq, int):
+            raise TypeError("incident event without a string id and an integer seq")
+        kind = EVENT_KINDS.get(str(event.get("type")), str(event.get("type")))
+        at = event_ms(event.get("at")) or event_ms(snapshot.get("updated_at"))
+        timeline = self.timelines.get(incident_id)
+        if timeline is None:
+            timeline = self.timelines[incident_id] = IncidentTimeline()
+        listed = timeline.add_event(kind, seq, at, snapshot, self.incidents.get(incident_id))
+        into = snapshot.get("merged_into")
+        if kind == "merged" and isinstance(into, str) and into:
+            survivor = self.timelines.get(into)
+            if survivor is None:
+                survivor = self.timelines[into] = IncidentTimeline()
+            survivor.add_absorbed(incident_id, seq, at, snapshot.get("customers_affected"))
+        return listed
+
+    def _apply_summary(self, value: dict[str, Any], now_ms: int | None) -> None:
         if not isinstance(value.get("customers_affected", 0), int):
             raise TypeError("impact.summary customers_affected is not an integer")
         self.summary = value
-        self.summary_seen_ms = now_ms
         as_of = event_ms(value.get("as_of"))
+        self._see_time(value.get("as_of"))
+        self.summary_seen_ms = self.latest_event_ms if now_ms is None else now_ms
         if as_of is None:
             return
-        self._see_time(value.get("as_of"))
         if self.history and as_of < self.history[-1][0]:
             return  # a late duplicate: the sparkline only moves forward
         if self.history and self.history[-1][0] == as_of:
@@ -336,23 +366,3 @@ def _dicts(value: object) -> Sequence[Mapping[str, Any]]:
     if not isinstance(value, list):
         return ()
     return [v for v in value if isinstance(v, dict)]
-
-
-def format_duration(ms: int) -> str:
-    """A compact age: 45s, 12m, 3h05m, 2d04h."""
-    seconds = max(0, ms // 1000)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
-
-
-def format_count(n: int) -> str:
-    """Customers with thousands separators: 1,234,567."""
-    return f"{n:,}"

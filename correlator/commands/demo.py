@@ -1,6 +1,8 @@
 """`correlator demo`: one command for the whole product on this machine.
 
-Starts a local broker, a worker and the simulator as child processes, then opens the war room
+Starts a local broker, a worker and the simulator (the `story` scenario: an incident at once,
+then a rolling outage that escalates, merges, is acknowledged by a simulated teammate and
+resolves) as child processes, waits until the worker reads its input, then opens the war room
 on the same broker. Everything stops when the war room closes (or after `--duration`).
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -15,11 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
 from correlator.broker import ensure_topics, start_broker
-from correlator.errors import UsageError
+from correlator.errors import CorrelatorError, UsageError
 from correlator.stream.config import WorkerConfig
 from correlator.stream.topics import topic_specs
 from correlator.topology_files import load_topology
@@ -43,7 +47,7 @@ def register(subparsers: Any) -> None:
         default="auto",
         help="local broker to run (default: kafka when Java is present)",
     )
-    parser.add_argument("--scenario", default="storm", help="simulator scenario (default storm)")
+    parser.add_argument("--scenario", default="story", help="simulator scenario (default story)")
     parser.add_argument("--rate", type=float, default=20.0, help="alerts/s (default 20)")
     parser.add_argument(
         "--as",
@@ -110,18 +114,54 @@ def run(args: argparse.Namespace) -> int:
                 workdir / "simulate.log",
             )
         )
+        # The simulator starts with the worker: the story's first alerts wait in `alerts.raw`
+        # (the worker reads it from the earliest offset), so the first incident exists as soon
+        # as the worker is up, and the war room opens only then.
+        print("waiting for the worker to read its input…", flush=True)
+        _wait_for_worker(web_port, children[0], workdir / "worker.log")
+        ingress_url = f"http://127.0.0.1:{web_port}/ingest"
         print(
             f"worker and simulator started; history: correlator incidents list --db "
             f"sqlite:///{workdir / 'history.db'}\n"
-            f"send your own alerts: curl -X POST http://127.0.0.1:{web_port}/ingest -d @alert.json",
+            f"send your own alerts: curl -X POST {ingress_url} -d @alert.json "
+            f"(also on the war room's help screen: press ?)",
             flush=True,
         )
-        return _warroom(broker.bootstrap, args.user, args.duration, children)
+        return _warroom(broker.bootstrap, args.user, args.duration, children, ingress_url)
     finally:
         for process, log in reversed(children):
             _stop(process)
             log.close()
         broker.stop()
+
+
+WORKER_READY_TIMEOUT = 120.0
+TEAMMATE = "alex (simulated teammate)"
+TEAMMATE_ACKS_AFTER_MS = 25_000
+"""The simulated teammate acknowledges an incident left unacknowledged this long (event time),
+so the story shows acknowledgements while leaving the responder time to press `a` first."""
+
+
+def _wait_for_worker(
+    port: int, worker: tuple[subprocess.Popen[bytes], IO[bytes]], log: Path
+) -> None:
+    """Until the worker's `GET /health` answers with its ingest partitions assigned: from then
+    on an alert the simulator sends becomes an incident at once, not after the worker's start."""
+    process, _ = worker
+    deadline = time.monotonic() + WORKER_READY_TIMEOUT
+    url = f"http://127.0.0.1:{port}/health"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise UsageError(f"the worker ended with status {process.returncode}: see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                doc = json.loads(response.read())
+            if doc.get("consumer_lag", {}).get("total") is not None:
+                return
+        except (OSError, ValueError):
+            pass  # not listening yet, 503 while its producer starts, or no lag figures yet
+        time.sleep(0.25)
+    raise UsageError(f"the worker was not ready after {WORKER_READY_TIMEOUT:.0f} s: see {log}")
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -158,11 +198,41 @@ def _warroom(
     user: str,
     duration: float | None,
     children: list[tuple[subprocess.Popen[bytes], IO[bytes]]],
+    ingress_url: str,
 ) -> int:
     from tui.app import WarRoomApp, wall_clock
     from tui.feeds.kafka import KafkaFeed
+    from tui.screens.help import IngressHint
+    from tui.state import event_ms
+    from tui.widgets.incident_table import IncidentTable
 
-    app = WarRoomApp(KafkaFeed(bootstrap, ""), user=user, clock=wall_clock)
+    # The worker inherits this environment, so its ingress wants a token exactly when it is set.
+    token_env = "CORRELATOR_INGEST_TOKEN" if os.environ.get("CORRELATOR_INGEST_TOKEN") else None
+    ingress = IngressHint(ingress_url, token_env)
+    feed = KafkaFeed(bootstrap, "")
+    app = WarRoomApp(feed, user=user, clock=wall_clock, ingress=ingress)
+    acked: set[str] = set()
+
+    async def teammate() -> None:
+        """Acknowledge, as a teammate would, what has waited long enough."""
+        for snapshot in app.state.open_incidents():
+            incident_id = str(snapshot.get("id"))
+            opened = event_ms(snapshot.get("opened_at"))
+            if (
+                snapshot.get("acknowledged_by")
+                or incident_id in acked
+                or incident_id in app.state.pending_acks
+                or opened is None
+                or app.state.latest_event_ms - opened < TEAMMATE_ACKS_AFTER_MS
+            ):
+                continue
+            acked.add(incident_id)
+            try:
+                await feed.acknowledge(incident_id, TEAMMATE)
+            except CorrelatorError:
+                acked.discard(incident_id)  # the broker is away: try again later
+
+    app.call_later(lambda: app.set_interval(2.0, teammate))
     if duration is None:
         app.run()
         return 0
@@ -170,11 +240,16 @@ def _warroom(
     failed: list[str] = []
     seen: set[str] = set()  # incidents the war room showed open at some point of the run
     peak = 0
+    first_shown: float | None = None
 
     async def autopilot(pilot: Any) -> None:
-        nonlocal peak
-        deadline = time.monotonic() + duration
+        nonlocal peak, first_shown
+        opened = time.monotonic()
+        deadline = opened + duration
         while time.monotonic() < deadline and not failed:
+            tables = pilot.app.screen.query(IncidentTable)
+            if first_shown is None and tables and tables.first().row_count:
+                first_shown = time.monotonic() - opened
             for process, log in children:
                 if process.poll() is not None:
                     failed.append(f"{log.name} ended with status {process.returncode}: see it")
@@ -182,17 +257,18 @@ def _warroom(
             # run, not only what happens to be open when it ends.
             seen.update(s["id"] for s in pilot.app.state.open_incidents())
             peak = max(peak, int((pilot.app.state.summary or {}).get("customers_affected", 0)))
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)
         pilot.app.exit()
 
     app.run(headless=True, auto_pilot=autopilot)
     if failed:
         raise UsageError(failed[0])
     seen.update(s["id"] for s in app.state.open_incidents())
+    first = "never" if first_shown is None else f"{first_shown:.1f} s after it opened"
     print(
         f"war room showed {len(seen)} open incidents "
         f"({len(app.state.open_incidents())} open at the end), "
-        f"{peak:,} customers affected at the peak",
+        f"{peak:,} customers affected at the peak; first incident on screen {first}",
         flush=True,
     )
     return 0 if seen else 1

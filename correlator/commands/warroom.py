@@ -50,6 +50,13 @@ def register(subparsers: Any) -> None:
         default=None,
         help="your name on acknowledgements (env CORRELATOR_USER, else USER)",
     )
+    parser.add_argument(
+        "--ingress",
+        metavar="URL",
+        default=None,
+        help="the worker's webhook ingress (http://HOST:PORT/ingest), shown on the help screen "
+        "(env CORRELATOR_INGRESS_URL)",
+    )
     replay = parser.add_argument_group("replay")
     replay.add_argument("--topology", metavar="T", help="topology file for --replay")
     replay.add_argument(
@@ -135,13 +142,13 @@ def _replay_pairs(args: argparse.Namespace) -> Iterable[tuple[int, Record]]:
 def _run(args: argparse.Namespace) -> int:
     feed = build_feed(args)
     from tui.app import WarRoomApp, wall_clock
+    from tui.screens.help import IngressHint
 
     user = responder_name(args.user)
+    url = args.ingress or os.environ.get("CORRELATOR_INGRESS_URL")
+    token_env = "CORRELATOR_INGEST_TOKEN" if os.environ.get("CORRELATOR_INGEST_TOKEN") else None
+    ingress = IngressHint(url, token_env) if url else None
     # A replay's "now" is the newest event time it has shown, so ages read as they did then.
-    app = (
-        WarRoomApp(feed, user=user, clock="event")
-        if args.replay
-        else WarRoomApp(feed, user=user, clock=wall_clock)
-    )
+    app = WarRoomApp(feed, user=user, clock="event" if args.replay else wall_clock, ingress=ingress)
     app.run()
     return 0

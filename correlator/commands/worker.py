@@ -15,6 +15,7 @@ from correlator.commands.options import (
     positive_int,
 )
 from correlator.errors import BrokerError, CorrelatorError, UsageError
+from correlator.log_noise import no_spinner_unless_terminal, quiet_retried_startup_errors
 from correlator.stream.config import KafkaSecurity, WorkerConfig
 
 PREPARE_TIMEOUT = 30.0
@@ -230,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
         from correlator.store.history import open_store
 
         open_store(config.db_url).dispose()  # a bad URL or driver is one line, before starting
+    quiet_retried_startup_errors()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     quiet = logging.getLogger("aiokafka")
@@ -249,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
 
     app = create_app(config, current)
     worker = faust.Worker(app, loglevel=args.loglevel, loop=loop, quiet=True)
+    no_spinner_unless_terminal(worker)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

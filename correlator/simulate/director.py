@@ -20,6 +20,7 @@ from correlator.simulate.payloads import (
     pd_trigger,
     sns,
 )
+from correlator.simulate.story import ACT_SECONDS, cast_reach, choose_cast, down_reaches
 from correlator.simulate.world import (
     CLOUD_KINDS,
     HEARTBEAT_LABELS,
@@ -69,6 +70,13 @@ class Director(World):
         self.rng.shuffle(self.malformed_order)
         self.watchdog: SimAlert | None = None
         self.flapping: SimAlert | None = None
+        self.reaches: dict[str, frozenset[str]] | None = None
+        """The story's root causes and their down-reaches (computed at its first act)."""
+        self.acts: list[tuple[int, frozenset[str]]] = []
+        """The story's acts still open: (slot they end, business services they reach)."""
+
+    def slots(self, seconds: float) -> int:
+        return max(1, round(seconds * 1000 / self.slot_ms))
 
     def run(self) -> Iterator[SimPayload]:
         rng = self.rng
@@ -80,6 +88,8 @@ class Director(World):
             self.schedule(rng.randint(2, 8), "outage")
         elif self.scenario == "flapping":
             self.schedule(rng.randint(2, 8), "flapping")
+        elif self.scenario == "story":
+            self.schedule(self.slots(ACT_SECONDS["a_fires"]), "act")
         slot = 0
         while True:
             produced: SimPayload | None = None
@@ -104,6 +114,8 @@ class Director(World):
             return self.start_episode(slot, what)
         if what == "flapping":
             return self.flap(slot)
+        if what == "act":
+            return self.act(slot)
         assert alert is not None
         if what == "fire":
             return self.fire(alert, slot)
@@ -230,6 +242,53 @@ class Director(World):
         self.schedule(slot + down, "resolve", alert)
         self.schedule(slot + down + rng.randint(8, 20), "flapping")
         return self.fire(alert, slot)
+
+    def act(self, slot: int) -> SimPayload | None:
+        """One act of the story (correlator/simulate/story.py): A now, B, C, recoveries."""
+        if self.reaches is None:
+            self.reaches = down_reaches(self.topology, self.roots)
+        self.acts = [(end, reach) for end, reach in self.acts if end > slot]
+        avoid = frozenset().union(*(reach for _, reach in self.acts))
+        cast = choose_cast(self.reaches, self.rng, avoid)
+        if cast is None:  # every root cause overlaps an open act: wait for it to resolve
+            self.schedule(min(end for end, _ in self.acts) + self.slots(2), "act")
+            return None
+        first: SimPayload | None = None
+        steps = (
+            (cast.a, "a_fires", "a_recovers"),
+            (cast.b, "b_fires", "b_recovers"),
+            (cast.c, "c_fires", "c_recovers"),
+        )
+        end = slot
+        for component, fires, recovers in steps:
+            if component is None:
+                continue
+            node = self.topology.nodes[component]
+            name, text = root_text(node)
+            alert = self.make(component, name, text, "critical", self.choose_via(node))
+            if alert is None:
+                continue
+            alert.root = True
+            down_at = slot + self.slots(ACT_SECONDS[recovers])
+            end = max(end, down_at)
+            if fires == "a_fires":
+                first = self.fire(alert, slot)
+                for k, symptom_id in enumerate(self.symptoms_of(component, 2)):
+                    sname, stext = self.rng.choice(SYMPTOM_ALERTS)
+                    summary = stext.format(
+                        id=symptom_id, pct=self.rng.randint(5, 60), ms=self.rng.randint(800, 5000),
+                        root=component, burn=self.rng.randint(6, 40),
+                    )  # fmt: skip
+                    symptom = self.make(symptom_id, sname, summary, "warning", "alertmanager")
+                    if symptom is not None:
+                        self.schedule(slot + self.slots(2 + 3 * k), "fire", symptom)
+                        self.schedule(down_at + self.slots(2), "resolve", symptom)
+            else:
+                self.schedule(slot + self.slots(ACT_SECONDS[fires]), "fire", alert)
+            self.schedule(down_at, "resolve", alert)
+        self.acts.append((end, cast_reach(cast, self.reaches)))
+        self.schedule(slot + self.slots(ACT_SECONDS["next_act"]), "act")
+        return first
 
     # the alert's life, in its own format
 

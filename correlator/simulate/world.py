@@ -21,6 +21,8 @@ SCENARIOS: Final = {
     "outage": "one root cause with symptoms, repeats, flapping and a recovery, then background",
     "flapping": "a root cause that fails and recovers again and again (reopened incidents)",
     "noise": "background only: unmapped and info alerts, heartbeats, malformed payloads",
+    "story": "the demo's rolling outage: an incident at once, a second one, a merge that "
+    "escalates, recoveries; the next act opens as the last one resolves",
 }
 """Scenario names and what each produces."""
 

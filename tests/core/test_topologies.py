@@ -1,12 +1,10 @@
 """The topology files in `topologies/`, their scenario alert files, the synthetic generator and
-the validator's messages and exit codes (DESIGN §3, §4, §7)."""
+the validator's messages (DESIGN §3, §4). The command line: tests/test_topology_cli.py."""
 
 from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -277,80 +275,3 @@ def test_broken_variant_message(tmp_path: Path, mutate: Mutation, problem: str) 
     message = str(caught.value)
     assert message == f"{path}: {problem}"
     assert "\n" not in message
-
-
-# --- the command line ---------------------------------------------------------------------------
-
-
-def _correlator(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "correlator", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
-
-
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_cli_validate_good(name: str) -> None:
-    result = _correlator("topology", "validate", f"topologies/{name}.yaml")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"topologies/{name}.yaml: ok — {name} version ")
-    warnings = [line for line in result.stderr.splitlines() if line]
-    assert len(warnings) == EXAMPLES[name][5]  # one warning per cycle, nothing else
-    assert all(" cycle: " in line for line in warnings)
-
-
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        (
-            "apiVersion: correlator/v1\nname: [x\n",
-            "line 3: not valid YAML/JSON: did not find expected ',' or ']'",  # libyaml's words
-        ),
-        (
-            "apiVersion: correlator/v1\nname: x\nsegments:\n  - {id: s, customers: 1, uses: []}\n",
-            "segment 's': uses nothing: list at least one business service",
-        ),
-    ],
-    ids=["yaml-syntax", "segment-uses-nothing"],
-)
-def test_cli_validate_bad(tmp_path: Path, text: str, problem: str) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text(text, encoding="utf-8")
-    result = _correlator("topology", "validate", str(path))
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert result.stderr == f"correlator: error: {path}: {problem}\n"
-
-
-def test_cli_validate_missing_file() -> None:
-    result = _correlator("topology", "validate", "topologies/does-not-exist.yaml")
-    assert result.returncode == 2
-    assert result.stderr == (
-        "correlator: error: topologies/does-not-exist.yaml: cannot read: "
-        "No such file or directory\n"
-    )
-
-
-@pytest.mark.parametrize("suffix", [".yaml", ".json"])
-def test_cli_generate_writes_a_valid_file(tmp_path: Path, suffix: str) -> None:
-    path = tmp_path / f"synthetic{suffix}"
-    result = _correlator("topology-generate", "--components", "400", "--seed", "2", "-o", str(path))
-    assert result.returncode == 0, result.stderr
-    topology = load_topology(path)
-    assert len(list(topology.components)) == 400
-    assert topology.name == "synthetic-400-s2"
-    if suffix == ".json":
-        assert json.loads(path.read_text(encoding="utf-8")) == generate_topology(400, seed=2)
-
-
-def test_cli_generate_stdout_and_errors() -> None:
-    result = _correlator("topology-generate", "--components", "30")
-    assert result.returncode == 0, result.stderr
-    assert yaml.safe_load(result.stdout) == generate_topology(30)
-    bad = _correlator("topology-generate", "--components", "0")
-    assert (bad.returncode, bad.stdout) == (2, "")
-    assert bad.stderr == "correlator: error: --components must be at least 1, got 0\n"

@@ -21,8 +21,10 @@ from correlator.commands.simulate import produce
 from correlator.core.matching import Matcher
 from correlator.core.timefmt import parse_time
 from correlator.core.topology import Topology
+from correlator.replay import RawInput, Replay
 from correlator.simulate import SCENARIOS, SimPayload, simulate
 from correlator.topology_files import load_topology
+from correlator.wire import event_to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPOLOGIES = sorted((ROOT / "topologies").glob("*.yaml"))
@@ -208,3 +210,57 @@ async def test_produces_to_kafka_and_the_records_come_back(kafka_broker: KafkaBr
     finally:
         await consumer.stop()
     assert sorted(seen) == sorted((p.key.encode(), p.to_json()) for p in items)
+
+
+# -- the demo's story ----------------------------------------------------------------------------
+
+STORY_SECONDS = 300
+
+
+def _story_events(topology: Topology) -> list[tuple[int, dict[str, object]]]:
+    """The incident events the core publishes for five minutes of the story, with their times."""
+    payloads = _take(topology, 20 * STORY_SECONDS, seed=0, scenario="story")
+    replay = Replay(topology)
+    events: list[tuple[int, dict[str, object]]] = []
+    for p in payloads:
+        for clock, result in replay.feed(RawInput(p.key, _raw(p), p.at, None)):
+            events.extend((clock - START, event_to_dict(e)) for e in result.events)
+    return events
+
+
+def _open_share(events: list[tuple[int, dict[str, object]]]) -> float:
+    """The share of the run during which at least one incident was open."""
+    open_ids: set[str] = set()
+    covered = last = 0
+    for t, event in events:
+        if open_ids:
+            covered += t - last
+        last = t
+        snapshot = event["incident"]
+        assert isinstance(snapshot, dict)
+        if snapshot["status"] == "open":
+            open_ids.add(snapshot["id"])
+        else:
+            open_ids.discard(snapshot["id"])
+    if open_ids:
+        covered += STORY_SECONDS * 1000 - last
+    return covered / (STORY_SECONDS * 1000)
+
+
+@pytest.mark.parametrize("path", TOPOLOGIES, ids=lambda p: p.stem)
+def test_the_story_opens_an_incident_in_its_first_second(path: Path) -> None:
+    events = _story_events(_topology(path))
+    first = next((t, e["type"]) for t, e in events)
+    assert first[1] == "incident.opened"
+    assert first[0] < 1000
+
+
+def test_the_story_keeps_an_incident_open_and_merges_escalates_and_resolves() -> None:
+    events = _story_events(_topology(ROOT / "topologies" / "acme-shop.yaml"))
+    kinds = Counter(str(e["type"]) for _, e in events)
+    assert _open_share(events) >= 0.9
+    assert kinds["incident.merged"] >= 2
+    assert kinds["incident.resolved"] >= 2
+    assert kinds["incident.opened"] >= 3
+    severities = [str(e["incident"]["severity"]) for _, e in events]  # type: ignore[index]
+    assert len(set(severities)) >= 2  # it escalates (and calms down)

@@ -45,3 +45,19 @@ async def settle(pilot: Pilot[None], feed: MemoryFeed, *, timeout: float = 10.0)
             raise AssertionError(f"war room did not settle: {feed.pending()} records pending")
     app.repaint(force=True)
     await pilot.pause()
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool], *, timeout: float = 10.0) -> None:
+    """Wait until `check()` holds (a condition, never a fixed sleep)."""
+    waited = 0.0
+    while not check():
+        await pilot.pause(0.05)
+        waited += 0.05
+        if waited > timeout:
+            raise AssertionError(f"timed out after {timeout} s waiting for {check}")
+
+
+def toasts(app: WarRoomApp) -> list[str]:
+    """The notifications on screen as the responder reads them (title, newline, message).
+    Textual's `run_test` shows them only with `notifications=True`."""
+    return [str(toast.render()) for toast in app.screen.query("Toast")]

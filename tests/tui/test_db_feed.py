@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import toasts
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from textual.pilot import Pilot
@@ -25,6 +26,7 @@ from correlator.wire import event_to_dict
 from tui.app import WarRoomApp
 from tui.feeds import DbFeed
 from tui.feeds.db import READ_ONLY_ACK, history_summary
+from tui.screens.main import MainScreen
 from tui.widgets.impact_header import ImpactHeader
 from tui.widgets.incident_table import IncidentTable
 from tui.widgets.stale_banner import StaleBanner
@@ -108,7 +110,6 @@ async def wait_until(pilot: Pilot[None], check: Callable[[], bool], timeout: flo
             assert isinstance(app, WarRoomApp)
             raise AssertionError(f"timed out; shown: {cells(app)}")
         await pilot.pause(0.05)
-    await pilot.pause(0.3)  # let the repaint timer show it
 
 
 def feed_on(url: str, now_ms: int = NEWEST_OPEN_MS + 5 * SECOND) -> DbFeed:
@@ -148,12 +149,11 @@ async def test_acknowledging_says_the_history_is_read_only(tmp_path: Path) -> No
     url, _ = store(tmp_path, EVENTS[:3])
     feed = feed_on(url)
     app = WarRoomApp(feed, user="sam", clock=lambda: NOW, highlight_seconds=0)
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
         await wait_until(pilot, lambda: CART in cells(app))
         await pilot.press("a")
-        await pilot.pause(0.3)
-        shown = [(n.title, n.message) for n in app._notifications]
-        assert shown == [("not acknowledged", READ_ONLY_ACK)]
+        await wait_until(pilot, lambda: bool(toasts(app)))
+        assert toasts(app) == [f"not acknowledged\n{READ_ONLY_ACK}"]
         assert app.state.pending_acks == {}
         assert app.is_running
     with pytest.raises(CorrelatorError, match="read-only"):
@@ -170,8 +170,8 @@ async def test_the_header_shows_history_and_stale_when_it_is_old(
     feed = feed_on(url, now_ms=NEWEST_OPEN_MS + age_seconds * SECOND)
     app = WarRoomApp(feed, user="sam", clock=lambda: NOW, highlight_seconds=0)
     async with app.run_test(size=(140, 40)) as pilot:
-        await wait_until(pilot, lambda: app.state.summary is not None)
         header = app.screen.query_one(ImpactHeader)
+        await wait_until(pilot, lambda: header.customers_affected is not None)
         assert header.customers_affected == 100_100
         assert header.feed_name == f"history {url} (read-only)"
         assert app.screen.query_one(StaleBanner).reasons == reasons
@@ -188,10 +188,47 @@ async def test_a_lost_database_flips_connected_and_comes_back(tmp_path: Path) ->
         path.rename(tmp_path / "away.db")
         await wait_until(pilot, lambda: not feed.connected)
         assert app.link == "disconnected"
+        assert (feed.link_error or "").startswith("history database unreachable (")
         assert not path.exists()  # the feed did not create an empty database in its place
         (tmp_path / "away.db").rename(path)
         await wait_until(pilot, lambda: feed.connected)
         assert CART in cells(app)
+
+
+async def test_the_timeline_of_an_open_incident_comes_from_the_whole_history(
+    tmp_path: Path,
+) -> None:
+    """Even when its events are older than the recent ones the feed starts with."""
+    url, _ = store(tmp_path, [*EVENTS[:3], other_incident()])
+    feed = DbFeed(url, poll_interval=0.05, recent_events=1)
+    app = WarRoomApp(feed, user="sam", clock=lambda: NOW, highlight_seconds=0)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await wait_until(pilot, lambda: "incident timeline" in screen.detail_text())
+        timeline = app.state.timelines[CART]
+        assert [(e.seq, e.kind) for e in timeline.entries] == [
+            (1, "opened"),
+            (2, "updated"),
+            (3, "updated"),
+        ]
+        if screen.selected_id != CART:
+            await pilot.press("j")
+        await wait_until(pilot, lambda: screen.selected_id == CART)
+        lines = [line.split(None, 2)[1] for line in _timeline_lines(screen.detail_text())]
+        assert lines == ["opened", "updated", "updated"]
+
+
+def _timeline_lines(text: str) -> list[str]:
+    """The rows of the "incident timeline" section of the detail pane's text."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("incident timeline"))
+    rows = []
+    for line in lines[start + 1 :]:
+        if not line[:2].isdigit():
+            break
+        rows.append(line)
+    return rows
 
 
 def test_the_summary_is_an_upper_bound_when_incidents_share_a_segment() -> None:

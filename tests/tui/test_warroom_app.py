@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import AppFactory, settle
+from conftest import AppFactory, settle, toasts, until
 from warroom_records import NOW, incident, scenario_records, snapshot, summary
 
 from correlator.core.timefmt import MINUTE
@@ -141,10 +141,10 @@ async def test_help_lists_every_binding() -> None:
 
 async def test_acknowledge_sends_id_and_responder(make_app: AppFactory) -> None:
     app, feed = make_app(scenario_records(), user="maria.k")
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await settle(pilot, feed)
         await pilot.press("j", "a")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: bool(feed.acks))
         assert feed.acks == [("inc-19be04", "maria.k")]
         value = feed.ack_records[0]
         assert {k: value[k] for k in ("schema", "type", "incident", "by")} == {
@@ -157,7 +157,7 @@ async def test_acknowledge_sends_id_and_responder(make_app: AppFactory) -> None:
         assert app.state.pending_acks == {"inc-19be04": "maria.k"}
         # Already acknowledged (inc-0c44d1 by maria): nothing is sent again.
         await pilot.press("j", "a")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: "inc-0c44d1 is already acknowledged by maria" in toasts(app))
         assert feed.acks == [("inc-19be04", "maria.k")]
         # The pipeline's confirmation clears the pending mark.
         feed.push(incident(snapshot("inc-19be04", 3, acknowledged_by="maria.k")))
@@ -169,10 +169,10 @@ async def test_acknowledge_without_a_name_or_a_broker_sends_nothing(
     make_app: AppFactory,
 ) -> None:
     app, feed = make_app(scenario_records(), user="")
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await settle(pilot, feed)
         await pilot.press("a")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: any("--as NAME" in t for t in toasts(app)))
         assert feed.acks == []
 
     class Unreachable(type(feed)):  # type: ignore[misc]
@@ -181,10 +181,10 @@ async def test_acknowledge_without_a_name_or_a_broker_sends_nothing(
 
     failing = Unreachable(scenario_records())
     app = WarRoomApp(failing, user="sam", clock=lambda: NOW, highlight_seconds=0)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await settle(pilot, failing)
         await pilot.press("a")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "not acknowledged\nbroker unreachable" in toasts(app))
         assert app.state.pending_acks == {}
         assert app.is_running
 
@@ -249,8 +249,7 @@ async def test_changed_rows_flash_briefly(make_app: AppFactory) -> None:
         feed.push(incident(snapshot("inc-new", 1, severity="SEV2", customers=10)))
         await settle(pilot, feed)
         assert table.fresh_ids() == {"inc-new"}
-        await pilot.pause(0.8)
-        assert table.fresh_ids() == set()
+        await until(pilot, lambda: table.fresh_ids() == set(), timeout=5)
 
 
 async def test_a_burst_is_coalesced_and_the_app_stays_responsive(make_app: AppFactory) -> None:

@@ -4,6 +4,7 @@ acknowledgements land on `incident.actions`."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from textual.pilot import Pilot
 from warroom_records import NOW, at, snapshot, summary
 
+from correlator.broker.process import free_port
 from correlator.broker.topics import TopicSpec, ensure_topics
 from correlator.records import (
     TOPIC_ALERTS_UNMAPPED,
@@ -25,6 +27,8 @@ from correlator.records import (
 )
 from tui.app import WarRoomApp
 from tui.feeds import KafkaFeed
+from tui.screens.board import BoardScreen
+from tui.widgets.connection_indicator import ConnectionIndicator
 from tui.widgets.incident_table import IncidentTable
 
 pytestmark = pytest.mark.kafka
@@ -121,12 +125,66 @@ async def test_records_on_the_topics_become_rows_and_update(kafka_broker: object
         await producer.stop()
 
 
-async def test_unreachable_broker_shows_disconnected_and_keeps_running() -> None:
-    feed = KafkaFeed("127.0.0.1:1", "", backoff_initial=0.1, request_timeout_s=1)
+async def test_no_broker_says_so_in_the_header_and_keeps_retrying() -> None:
+    port = free_port()  # nothing listens there
+    feed = KafkaFeed(f"127.0.0.1:{port}", "", backoff_initial=0.1, request_timeout_s=1)
     app = WarRoomApp(feed, user="sam", clock=lambda: NOW, highlight_seconds=0)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(1.5)
+        indicator = app.screen.query_one(ConnectionIndicator)
+        wanted = f"● no broker at 127.0.0.1:{port} — retrying"
+        await wait_until(pilot, lambda: indicator.render().plain == wanted)
         assert not feed.connected
-        assert app.link in ("connecting", "disconnected")
-        assert feed.last_error is not None
-        assert app.is_running
+        assert app.link == "connecting"
+        await pilot.press("b")  # still answering keys
+        assert isinstance(app.screen, BoardScreen)
+
+
+async def test_a_war_room_joining_late_reads_the_recent_incident_events(
+    kafka_broker: object,
+) -> None:
+    """`incident.events` is read from 6 hours back, so the timeline shows how an incident got
+    where it is; an event older than that is not read."""
+    bootstrap: str = kafka_broker.bootstrap  # type: ignore[attr-defined]
+    prefix = f"wr-{uuid.uuid4().hex[:8]}."
+    await ensure_topics(
+        bootstrap,
+        [
+            TopicSpec(prefix + TOPIC_INCIDENTS, compacted=True),
+            TopicSpec(prefix + TOPIC_INCIDENT_EVENTS),
+        ],
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+
+    async def produce(kind: str, snap: dict[str, object], age_s: float = 0) -> None:
+        value = {"schema": 1, "type": f"incident.{kind}", "seq": snap["seq"], "at": at(0)}
+        value["incident"] = snap
+        await producer.send_and_wait(
+            prefix + TOPIC_INCIDENT_EVENTS,
+            orjson.dumps(value),
+            key=str(snap["id"]).encode(),
+            timestamp_ms=int((time.time() - age_s) * 1000),
+        )
+
+    try:
+        await produce("opened", snapshot("inc-old", 1), age_s=7 * 3600)
+        await produce("opened", snapshot("inc-t1", 1, severity="SEV3", customers=10))
+        await produce("updated", snapshot("inc-t1", 2, severity="SEV2", customers=90))
+        feed = KafkaFeed(bootstrap, prefix, backoff_initial=0.2)
+        app = WarRoomApp(feed, user="sam", clock=lambda: NOW, highlight_seconds=0)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(
+                pilot,
+                lambda: (
+                    "inc-t1" in app.state.timelines
+                    and len(app.state.timelines["inc-t1"].entries) == 2
+                ),
+            )
+            entries = [(e.seq, e.kind, e.changes) for e in app.state.timelines["inc-t1"].entries]
+            assert entries == [
+                (1, "opened", ("SEV3", "10 customers", "root cause inc-t1-db")),
+                (2, "updated", ("SEV3 → SEV2", "customers 10 → 90")),
+            ]
+            assert "inc-old" not in app.state.timelines
+    finally:
+        await producer.stop()

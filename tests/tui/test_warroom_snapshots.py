@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 
 from conftest import AppFactory, settle
 from textual.pilot import Pilot
-from warroom_records import scenario_records, summary
+from warroom_records import NOW, scenario_records, summary
 
+from tui.app import WarRoomApp
 from tui.feeds import MemoryFeed
+from tui.screens.help import IngressHint
 
 SnapCompare = Callable[..., bool]
 
@@ -46,6 +48,30 @@ def test_unmapped_80x24(snap_compare: SnapCompare, make_app: AppFactory) -> None
     assert snap_compare(app, terminal_size=(80, 24), run_before=settled(feed, "u"))
 
 
+def test_main_100x30(snap_compare: SnapCompare, make_app: AppFactory) -> None:
+    """The list over the detail; the incident timeline inside the detail."""
+    app, feed = make_app(scenario_records())
+    assert snap_compare(app, terminal_size=(100, 30), run_before=settled(feed))
+
+
 def test_main_wide_160x48(snap_compare: SnapCompare, make_app: AppFactory) -> None:
+    """Side by side: the list over the timelines, the detail (with the grouped tree) beside."""
     app, feed = make_app(scenario_records())
     assert snap_compare(app, terminal_size=(160, 48), run_before=settled(feed))
+
+
+def test_main_wide_220x50(snap_compare: SnapCompare, make_app: AppFactory) -> None:
+    app, feed = make_app(scenario_records())
+    assert snap_compare(app, terminal_size=(220, 50), run_before=settled(feed))
+
+
+def test_help_with_ingress_100x30(snap_compare: SnapCompare) -> None:
+    feed = MemoryFeed(scenario_records())
+    app = WarRoomApp(
+        feed,
+        user="sam",
+        clock=lambda: NOW,
+        highlight_seconds=0,
+        ingress=IngressHint("http://127.0.0.1:6066/ingest", "CORRELATOR_INGEST_TOKEN"),
+    )
+    assert snap_compare(app, terminal_size=(100, 30), run_before=settled(feed, "question_mark"))

@@ -6,7 +6,8 @@ from warroom_records import NOW, at, incident, scenario_records, snapshot, summa
 
 from correlator.core.timefmt import MINUTE, SECOND
 from correlator.records import TOPIC_INCIDENT_EVENTS, TOPIC_INCIDENTS, Record
-from tui.state import WarRoomState, format_duration
+from tui.formatting import format_duration
+from tui.state import WarRoomState
 
 
 def folded(records: list[Record], now: int = NOW) -> WarRoomState:

@@ -28,6 +28,12 @@ class IncidentFeed(Protocol):
         """A short human name for the header: `kafka localhost:9092`, `replay ×10`."""
         ...
 
+    @property
+    def link_error(self) -> str | None:
+        """Why records are not flowing, in one line for the header (`no broker at
+        localhost:9092 — retrying`); None while the link is up or has not failed yet."""
+        ...
+
     def __aiter__(self) -> AsyncIterator[Record]: ...
 
     async def acknowledge(self, incident_id: str, by: str) -> None:

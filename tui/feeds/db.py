@@ -1,6 +1,7 @@
 """`DbFeed`: the war room on the incident history (the store's database), read-only.
 
-It starts with the latest snapshot of every open incident and the most recent events, then polls
+It starts with the latest snapshot of every open incident, every recorded event of those incidents
+(and of the incidents merged into them: their timelines) and the most recent events, then polls
 for new events every couple of seconds, so a war room on the database follows a running worker's
 sink. Every database call runs in a thread, so a slow or locked database never freezes the screen.
 
@@ -35,7 +36,7 @@ from correlator.records import (
     TOPIC_INCIDENTS,
     Record,
 )
-from correlator.store import IncidentEvent, list_incidents, open_store
+from correlator.store import Incident, IncidentEvent, list_incidents, open_store
 from correlator.store.history import display_url, normalise_url
 from correlator.store.models import as_utc
 
@@ -46,6 +47,10 @@ READ_ONLY_ACK: Final = (
 )
 MAX_OPEN: Final = 10_000
 """Open incidents loaded at start (far more than a war room can show)."""
+MAX_HISTORY: Final = 20_000
+"""Events of the open incidents loaded at start for their timelines (the newest, if more)."""
+CHUNK: Final = 500
+"""Incident ids per `IN (…)` query (well below every database's parameter limit)."""
 BATCH: Final = 1_000
 """Events read per poll; a full batch polls again at once."""
 GAP_SECONDS: Final = 60.0
@@ -195,6 +200,12 @@ class DbFeed:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def link_error(self) -> str | None:
+        if self._connected or self.last_error is None:
+            return None
+        return f"history database unreachable ({self.last_error}) — retrying"
+
     async def __aiter__(self) -> AsyncIterator[Record]:
         backoff = self._poll_interval
         while not self._closed:
@@ -249,13 +260,41 @@ class DbFeed:
             .limit(self._recent)
         ).all()
         incidents = list_incidents(session, status="open", limit=MAX_OPEN)
-        records = [_event_record(row) for row in reversed(rows)]
+        by_id = {row.id: row for row in rows}
+        for row in self._timeline_rows(session, [i.id for i in incidents], high):
+            by_id.setdefault(row.id, row)
+        records = [_event_record(by_id[i]) for i in sorted(by_id, key=lambda i: i or 0)]
         for incident in incidents:
             self._note(incident.snapshot)
             records.append(Record(TOPIC_INCIDENTS, incident.id, incident.snapshot))
         self._high = high
         self._newest_ms = _ms(newest)
         return records
+
+    def _timeline_rows(
+        self, session: Session, open_ids: Sequence[str], high: int
+    ) -> list[IncidentEvent]:
+        """Every event (up to `MAX_HISTORY`, the newest) of the open incidents and of the
+        incidents merged into them."""
+        ids = list(open_ids)
+        for start in range(0, len(open_ids), CHUNK):
+            chunk = open_ids[start : start + CHUNK]
+            ids.extend(
+                session.exec(select(Incident.id).where(col(Incident.merged_into).in_(chunk))).all()
+            )
+        rows: list[IncidentEvent] = []
+        for start in range(0, len(ids), CHUNK):
+            rows.extend(
+                session.exec(
+                    select(IncidentEvent)
+                    .where(col(IncidentEvent.incident_id).in_(ids[start : start + CHUNK]))
+                    .where(col(IncidentEvent.id) <= high)
+                    .order_by(col(IncidentEvent.id).desc())
+                    .limit(MAX_HISTORY)
+                ).all()
+            )
+        rows.sort(key=lambda row: row.id or 0, reverse=True)
+        return rows[:MAX_HISTORY]
 
     def _poll(self, session: Session) -> tuple[list[Record], bool]:
         assert self._high is not None

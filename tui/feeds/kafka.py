@@ -1,8 +1,9 @@
 """`KafkaFeed`: the live war room, straight from the pipeline's output topics (aiokafka).
 
 The compacted topics (`incidents`, `service.impact`, `impact.summary`) are read from the beginning,
-so the war room starts with the full current picture, and then followed; `incident.events` and
-`alerts.unmapped` are followed from their end. No consumer group: every war room reads everything
+so the war room starts with the full current picture, and then followed; `incident.events` is read
+from `events_lookback_s` ago (so a responder who joins late still sees how each incident got where
+it is) and `alerts.unmapped` from its end. No consumer group: every war room reads everything
 and commits nothing. When the broker goes away the feed reports `connected = False` and reconnects
 with exponential backoff, resuming every partition at the offset after the last record it read
 (kept in memory), so nothing written while it was away is skipped and nothing is read twice.
@@ -37,7 +38,9 @@ log = logging.getLogger(__name__)
 COMPACTED: Final = (TOPIC_INCIDENTS, TOPIC_SERVICE_IMPACT, TOPIC_IMPACT_SUMMARY)
 """Read from the beginning: together they are the current state."""
 FOLLOWED: Final = (TOPIC_INCIDENT_EVENTS, TOPIC_ALERTS_UNMAPPED)
-"""Read from the end: history is not the war room's business."""
+"""Read from the end (`incident.events`: from the lookback)."""
+EVENTS_LOOKBACK_S: Final = 6 * 3600.0
+"""How far back incident events are read at start, for the incidents' timelines."""
 HEALTH_CHECK_S: Final = 5.0
 """How often an idle link is probed (a metadata request) so a dead broker shows quickly."""
 
@@ -53,6 +56,7 @@ class KafkaFeed:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         request_timeout_s: float = 10.0,
+        events_lookback_s: float = EVENTS_LOOKBACK_S,
     ) -> None:
         self.bootstrap = bootstrap.removeprefix("kafka://")  # the worker's form is accepted
         self.prefix = prefix
@@ -63,6 +67,7 @@ class KafkaFeed:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._timeout = request_timeout_s
+        self._lookback_s = events_lookback_s
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
         self._logical = {self.topic(t): t for t in (*COMPACTED, *FOLLOWED)}
@@ -72,6 +77,12 @@ class KafkaFeed:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    @property
+    def link_error(self) -> str | None:
+        if self._connected or self.last_error is None:
+            return None
+        return f"no broker at {self.bootstrap} — retrying"
 
     def topic(self, logical: str) -> str:
         return f"{self.prefix}{logical}"
@@ -120,12 +131,26 @@ class KafkaFeed:
             if time.monotonic() > deadline:
                 raise TimeoutError("partitions were not assigned in time")
             await asyncio.sleep(0.05)
-        follow = []
+        follow, look_back = [], []
         for tp in consumer.assignment():
             if tp in self._positions:
                 consumer.seek(tp, self._positions[tp])
+            elif self._logical[tp.topic] == TOPIC_INCIDENT_EVENTS and self._lookback_s > 0:
+                look_back.append(tp)
             elif self._logical[tp.topic] in FOLLOWED:
                 follow.append(tp)
+        if look_back:
+            since = int((time.time() - self._lookback_s) * 1000)
+            found = await asyncio.wait_for(
+                consumer.offsets_for_times(dict.fromkeys(look_back, since)), self._timeout
+            )
+            for tp in look_back:
+                offset = found.get(tp)
+                if offset is None:  # nothing that recent: follow from the end
+                    follow.append(tp)
+                else:
+                    consumer.seek(tp, offset.offset)
+                    self._positions[tp] = offset.offset
         if follow:
             await asyncio.wait_for(consumer.seek_to_end(*follow), self._timeout)
             for tp in follow:

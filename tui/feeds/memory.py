@@ -17,6 +17,7 @@ class MemoryFeed:
         self._closed = False
         self.connected = connected
         self.description = "memory"
+        self.link_error: str | None = None
         self.acks: list[tuple[str, str]] = []
         """(incident id, by) for each acknowledgement, in order."""
         self.ack_records: list[dict[str, object]] = []

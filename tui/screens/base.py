@@ -18,6 +18,8 @@ class Frame:
     now_ms: int
     link: LinkState
     feed_name: str
+    link_error: str | None = None
+    """Why the feed is not live, when it knows (`no broker at host:9092 — retrying`)."""
 
 
 class WarRoomScreen(Screen[None]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from rich.table import Table
@@ -26,6 +27,34 @@ KEYS: Final[tuple[tuple[str, str, str], ...]] = (
     ("q", "anywhere", "quit"),
 )
 """Every key, for the help screen and the README's war room section (keep them in step)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngressHint:
+    """Where a responder can send alerts of their own (shown on the help screen when known)."""
+
+    url: str
+    """The worker's webhook ingress, e.g. `http://127.0.0.1:6066/ingest`."""
+    token_env: str | None = None
+    """The environment variable holding the bearer token, when the ingress requires one (the
+    token itself is never shown)."""
+
+
+def ingress_text(hint: IngressHint) -> Text:
+    """The `curl` line that sends an alert file to the ingress."""
+    text = Text("send your own alerts", style="bold")
+    text.append("\n  curl -X POST ")
+    text.append(hint.url, style="underline")
+    if hint.token_env:
+        text.append(f' -H "Authorization: Bearer ${hint.token_env}"')
+    text.append(" -H 'Content-Type: application/json' -d @alert.json")
+    if hint.token_env:
+        text.append(
+            f"\n  (the ingress requires a bearer token: ${hint.token_env} holds it)", style="dim"
+        )
+    else:
+        text.append("\n  (no token required)", style="dim")
+    return text
 
 
 class HelpScreen(ModalScreen[None]):
@@ -54,7 +83,14 @@ class HelpScreen(ModalScreen[None]):
         width: 1fr;
         height: auto;
     }
+    HelpScreen #ingress {
+        margin-top: 1;
+    }
     """
+
+    def __init__(self, *, ingress: IngressHint | None = None) -> None:
+        super().__init__()
+        self.ingress = ingress
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
@@ -66,6 +102,8 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as scroll:
             scroll.border_title = "war room keys"
             yield Static(table)
+            if self.ingress is not None:
+                yield Static(ingress_text(self.ingress), id="ingress")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

@@ -9,7 +9,7 @@ from rich.console import Console, ConsoleRenderable
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Container
+from textual.containers import Container, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.widgets.tree import TreeNode
@@ -18,11 +18,13 @@ from tui.screens.base import Frame, WarRoomScreen
 from tui.widgets.impact_header import ImpactHeader
 from tui.widgets.impact_tree import ImpactTree
 from tui.widgets.incident_detail import IncidentDetail
+from tui.widgets.incident_history import HistoryView, IncidentHistory
 from tui.widgets.incident_table import IncidentTable, TableView
 from tui.widgets.stale_banner import StaleBanner
 
-WIDE = 140
-"""From this many columns on, the detail pane sits beside the table instead of below it."""
+WIDE = 120
+"""From this many columns on, the detail pane sits beside the list instead of below it, and the
+selected incident's timelines move under the list (where a short list leaves room)."""
 
 
 class MainScreen(WarRoomScreen):
@@ -63,16 +65,22 @@ class MainScreen(WarRoomScreen):
         yield ImpactHeader()
         yield StaleBanner()
         with Container(id="panes"):
-            yield IncidentTable(highlight_seconds=self._highlight_seconds, id="incidents")
+            with Vertical(id="left"):
+                yield IncidentTable(highlight_seconds=self._highlight_seconds, id="incidents")
+                with VerticalScroll(id="history-pane"):
+                    yield IncidentHistory(id="side-history")
             yield IncidentDetail(id="detail")
         yield Input(placeholder="filter: id, title, service or component", id="filter")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#history-pane").border_title = "timeline"
         self.query_one(IncidentTable).focus()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width >= WIDE, "-wide")
+        wide = self.size.width >= WIDE
+        self.set_class(wide, "-wide")
+        self.query_one(IncidentDetail).set_class(wide, "-split")
 
     @property
     def selected_id(self) -> str | None:
@@ -92,6 +100,7 @@ class MainScreen(WarRoomScreen):
         header.history = state.sparkline()
         header.link = frame.link
         header.feed_name = frame.feed_name
+        header.link_error = frame.link_error
         self.query_one(StaleBanner).reasons = tuple(state.stale_reasons(frame.now_ms))
 
         rows = state.rows()
@@ -110,6 +119,14 @@ class MainScreen(WarRoomScreen):
         snapshot = frame.state.incidents.get(self._selected) if frame and self._selected else None
         if detail.incident is not snapshot:
             detail.incident = snapshot
+        side = self.query_one("#side-history", IncidentHistory)
+        if side.incident is not snapshot:
+            side.incident = snapshot
+        timeline = frame.state.timelines.get(self._selected) if frame and self._selected else None
+        history = (
+            HistoryView(tuple(timeline.entries), timeline.missing) if timeline else HistoryView()
+        )
+        detail.history = side.history = history
         if frame is not None:
             detail.now_ms = frame.now_ms
             detail.pending_ack = (

@@ -26,6 +26,9 @@ class ConnectionIndicator(Static):
     """The feed's link state, set by the app."""
     feed_name: reactive[str] = reactive("")
     """The feed's description (`kafka host:9092`, `replay ×10`)."""
+    link_error: reactive[str | None] = reactive(None)
+    """Why the feed is not live (`no broker at host:9092 — retrying`), shown instead of the
+    link word while set."""
 
     def render(self) -> Text:
         style = {
@@ -35,6 +38,9 @@ class ConnectionIndicator(Static):
             "ended": "dim",
         }[self.link]
         text = Text("● ", style=style)
+        if self.link_error and self.link in ("connecting", "disconnected"):
+            text.append(self.link_error, style="bold red")
+            return text
         text.append(self.link, style=style)
         if self.feed_name:
             text.append(f"  {self.feed_name}", style="dim")

@@ -70,6 +70,8 @@ class ImpactHeader(Horizontal):
     """The feed's link state."""
     feed_name: reactive[str] = reactive("")
     """The feed's description."""
+    link_error: reactive[str | None] = reactive(None)
+    """Why the feed is not live, when it knows."""
 
     def watch_customers_affected(self, value: int | None) -> None:
         if not self.is_mounted:
@@ -89,6 +91,10 @@ class ImpactHeader(Horizontal):
     def watch_feed_name(self, name: str) -> None:
         if self.is_mounted:
             self.query_one(ConnectionIndicator).feed_name = name
+
+    def watch_link_error(self, error: str | None) -> None:
+        if self.is_mounted:
+            self.query_one(ConnectionIndicator).link_error = error
 
     def _watch_figures(self) -> None:
         if not self.is_mounted:
@@ -116,6 +122,7 @@ class ImpactHeader(Horizontal):
         self.watch_history(self.history)
         self.watch_link(self.link)
         self.watch_feed_name(self.feed_name)
+        self.watch_link_error(self.link_error)
         self._watch_figures()
 
     def _headline(self) -> Text:

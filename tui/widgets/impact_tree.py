@@ -1,6 +1,6 @@
 """`ImpactTree`: how an incident reaches customers.
 
-Root causes → components → business services → segments.
+Root causes (and what they drag down), business services, segments: each listed once.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Tree
 
-from tui.state import format_count
+from tui.formatting import format_count
 from tui.widgets.styles import service_label, state_text
 
 
@@ -48,11 +48,12 @@ class ImpactTree(Tree[str]):
 
 
 def build_impact_tree(tree: Tree[str], incident: Mapping[str, Any]) -> None:
-    """Each root cause, then the other affected components it drags down ("via"), then the
-    incident's business services, then its segments with customers affected or degraded.
+    """Three groups, each listed once: the root causes (with the other affected components they
+    drag down, "via"), the business services they take down, and the customer segments hit.
 
-    A snapshot lists the members of each level but not the edges between them, so every level
-    hangs under each node of the level above: a chain of levels, not a dependency graph.
+    A snapshot lists the members of each level but not the edges between them, so the levels
+    are groups side by side rather than a chain: hanging every segment under every service
+    would repeat them all and say nothing more.
     """
     components = [c for c in incident.get("components") or () if isinstance(c, dict)]
     services = [s for s in incident.get("business_services") or () if isinstance(s, dict)]
@@ -67,21 +68,34 @@ def build_impact_tree(tree: Tree[str], incident: Mapping[str, Any]) -> None:
     if not root_ids:  # no root cause named: start from every component
         root_ids, others = list(by_id), []
 
+    causes = tree.root.add(_group_label(len(root_ids), "root cause"), data="root-causes")
     for cause_id in root_ids:
-        parent = tree.root.add(
+        causes.add_leaf(
             _component_label(by_id.get(cause_id, {"id": cause_id}), root=True), data=cause_id
         )
-        if others:
-            via = Text("via ", style="dim")
-            for index, component in enumerate(others):
-                if index:
-                    via.append(", ")
-                via.append_text(_component_label(component, root=False))
-            parent = parent.add(via, data="via")
+    if others:
+        via = causes.add(_group_label(len(others), "component", prefix="via"), data="via")
+        for component in others:
+            via.add_leaf(_component_label(component, root=False), data=str(component.get("id")))
+    if services:
+        group = tree.root.add(_group_label(len(services), "business service"), data="services")
         for service in services:
-            service_node = parent.add(_service_label(service), data=str(service.get("id")))
-            for segment in segments:
-                service_node.add_leaf(_segment_label(segment), data=str(segment.get("id")))
+            group.add_leaf(_service_label(service), data=str(service.get("id")))
+    if segments:
+        total = sum(s["affected"] for s in segments if isinstance(s.get("affected"), int))
+        label = _group_label(len(segments), "segment")
+        label.append(f" · {format_count(total)} customers affected", style="dim")
+        group = tree.root.add(label, data="segments")
+        for segment in segments:
+            group.add_leaf(_segment_label(segment), data=str(segment.get("id")))
+
+
+def _group_label(count: int, noun: str, *, prefix: str = "") -> Text:
+    """`2 root causes`, `via 3 components`."""
+    words = f"{count} {noun}{'s' if count != 1 else ''}"
+    if prefix:
+        return Text(f"{prefix} {words}", style="dim")
+    return Text(words, style="bold")
 
 
 def _component_label(component: Mapping[str, Any], *, root: bool) -> Text:

@@ -14,14 +14,19 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from correlator.core.timefmt import format_time
-from tui.state import event_ms, format_count, format_duration
+from tui.formatting import format_count, format_duration
+from tui.state import event_ms
 from tui.widgets.impact_tree import ImpactTree
-from tui.widgets.styles import ALERT_STYLE, impact_bar, service_label, severity_text, state_text
+from tui.widgets.incident_history import HistoryView, IncidentHistory
+from tui.widgets.styles import impact_bar, service_label, severity_text, state_text
 
 
 class IncidentDetail(VerticalScroll, can_focus=True):
-    """Title, severity, duration, acknowledgement, segments, services, impact tree, alert
-    timeline, owners and runbooks of one incident snapshot."""
+    """Title, severity, duration, acknowledgement, segments, services, impact tree, incident
+    and alert timelines, owners and runbooks of one incident snapshot.
+
+    With the class `-split` the timelines are left out (the screen shows them in a pane of
+    their own on very wide terminals)."""
 
     DEFAULT_CSS = """
     IncidentDetail {
@@ -41,6 +46,9 @@ class IncidentDetail(VerticalScroll, can_focus=True):
     IncidentDetail.-empty > .section-title, IncidentDetail.-empty > ImpactTree {
         display: none;
     }
+    IncidentDetail.-split > IncidentHistory {
+        display: none;
+    }
     IncidentDetail > .section-title {
         margin-bottom: 0;
         text-style: bold;
@@ -54,6 +62,8 @@ class IncidentDetail(VerticalScroll, can_focus=True):
     """The clock the durations are measured against."""
     pending_ack: reactive[str | None] = reactive(None)
     """Who this war room sent an acknowledgement for, not yet confirmed by a snapshot."""
+    history: reactive[HistoryView] = reactive(HistoryView)
+    """The incident's events (for the embedded timeline)."""
 
     def watch_incident(self) -> None:
         self._render_all()
@@ -64,12 +74,16 @@ class IncidentDetail(VerticalScroll, can_focus=True):
     def watch_pending_ack(self) -> None:
         self._render_head()
 
+    def watch_history(self, history: HistoryView) -> None:
+        if self.is_mounted:
+            self.query_one(IncidentHistory).history = history
+
     def compose(self) -> ComposeResult:
         yield Static(id="detail-head")
         yield Static(id="detail-impact")
+        yield IncidentHistory(id="detail-history")
         yield Static("impact tree", classes="section-title")
         yield ImpactTree(id="detail-tree")
-        yield Static(id="detail-timeline")
         yield Static(id="detail-owners")
 
     def on_mount(self) -> None:
@@ -86,9 +100,7 @@ class IncidentDetail(VerticalScroll, can_focus=True):
         self.set_class(not has, "-empty")
         self.query_one("#detail-impact", Static).update(impact_section(incident) if has else "")
         self.query_one(ImpactTree).incident = incident
-        self.query_one("#detail-timeline", Static).update(
-            timeline_section(incident) if incident else Text()
-        )
+        self.query_one(IncidentHistory).incident = incident
         self.query_one("#detail-owners", Static).update(
             owners_section(incident) if incident else Text()
         )
@@ -183,34 +195,6 @@ def impact_section(incident: Mapping[str, Any] | None) -> Group:
             Text(str(service.get("owner") or ""), style="dim"),
         )
     return Group(segments, Text(), services)
-
-
-def timeline_section(incident: Mapping[str, Any]) -> Text:
-    """Every listed component alert, oldest first."""
-    alerts: list[tuple[int, str, Mapping[str, Any]]] = []
-    for component in incident.get("components") or ():
-        if not isinstance(component, dict):
-            continue
-        for alert in component.get("alerts") or ():
-            if isinstance(alert, dict):
-                starts = event_ms(alert.get("starts_at"))
-                alerts.append((starts if starts is not None else 0, str(component["id"]), alert))
-    alerts.sort(key=lambda item: (item[0], item[1], str(item[2].get("fingerprint", ""))))
-    text = Text("alert timeline", style="bold")
-    total = incident.get("alert_count")
-    if isinstance(total, int) and total > len(alerts):
-        text.append(f" ({len(alerts)} newest of {total})", style="dim")
-    if not alerts:
-        text.append("\n  no alerts listed", style="dim")
-    for starts, component_id, alert in alerts:
-        severity = str(alert.get("severity", ""))
-        text.append("\n")
-        text.append(format_time(starts)[11:19] if starts else "--:--:--", style="dim")
-        text.append(f" {severity[:4]:<4} ", style=ALERT_STYLE.get(severity, ""))
-        text.append(component_id, style="bold")
-        text.append("  ")
-        text.append(str(alert.get("summary") or alert.get("fingerprint") or ""))
-    return text
 
 
 def owners_section(incident: Mapping[str, Any]) -> Text:

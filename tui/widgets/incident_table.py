@@ -13,12 +13,16 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
-from tui.state import event_ms, format_count, format_duration
+from tui.formatting import format_count, format_duration
+from tui.state import event_ms
 from tui.widgets.styles import FRESH_STYLE, SEVERITY_STYLE, service_label
 
 FIXED_WIDTHS = {"sev": 4, "customers": 9, "services": 16, "age": 5, "ack": 8}
 """Every column but the title has a fixed width; the title takes what is left."""
 COLUMNS = ("sev", "customers", "title", "services", "age", "ack")
+SERVICES_FROM = 100
+"""Below this width the services column is left out (the title needs the room more, and the
+detail pane lists the services)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class IncidentTable(DataTable[Text]):
         self._fresh_until: dict[str, float] = {}
         self._order: list[str] = []
         self._title_width = 0
+        self._columns: tuple[str, ...] = COLUMNS
         self._populated = False
 
     def watch_view(self, view: TableView) -> None:
@@ -86,23 +91,32 @@ class IncidentTable(DataTable[Text]):
         now = time.monotonic()
         return {i for i, until in self._fresh_until.items() if until > now}
 
+    @staticmethod
+    def _columns_for(width: int) -> tuple[str, ...]:
+        return COLUMNS if width >= SERVICES_FROM else tuple(c for c in COLUMNS if c != "services")
+
     def _title_width_for(self, width: int) -> int:
-        fixed = sum(FIXED_WIDTHS.values()) + 2 * (len(FIXED_WIDTHS) + 1) + 2  # padding, scrollbar
-        return max(12, width - fixed)
+        fixed_columns = [c for c in self._columns_for(width) if c != "title"]
+        fixed = sum(FIXED_WIDTHS[c] for c in fixed_columns) + 2 * len(self._columns_for(width))
+        return max(12, width - fixed - 2)  # the scrollbar
 
     def _layout_columns(self, width: int) -> None:
         self._title_width = self._title_width_for(width)
+        self._columns = self._columns_for(width)
         self.clear(columns=True)
         self._cells.clear()
         self._order = []
-        self.add_column(Text("sev"), key="sev", width=FIXED_WIDTHS["sev"])
-        self.add_column(
-            Text("customers", justify="right"), key="customers", width=FIXED_WIDTHS["customers"]
-        )
-        self.add_column(Text("title"), key="title", width=self._title_width)
-        self.add_column(Text("services"), key="services", width=FIXED_WIDTHS["services"])
-        self.add_column(Text("age", justify="right"), key="age", width=FIXED_WIDTHS["age"])
-        self.add_column(Text("ack"), key="ack", width=FIXED_WIDTHS["ack"])
+        headers = {
+            "sev": Text("sev"),
+            "customers": Text("customers", justify="right"),
+            "title": Text("title"),
+            "services": Text("services"),
+            "age": Text("age", justify="right"),
+            "ack": Text("ack"),
+        }
+        for key in self._columns:
+            width_of = self._title_width if key == "title" else FIXED_WIDTHS[key]
+            self.add_column(headers[key], key=key, width=width_of)
 
     def _sync(self, view: TableView, *, rebuild: bool = False) -> None:
         """Bring the table in line with `view`, touching only changed cells when order holds."""
@@ -133,7 +147,7 @@ class IncidentTable(DataTable[Text]):
             if selected in cells:
                 self.move_cursor(row=order.index(selected), animate=False)
         else:
-            columns = COLUMNS
+            columns = self._columns
             for incident_id in order:
                 old = self._cells.get(incident_id)
                 for index, cell in enumerate(cells[incident_id]):
@@ -164,14 +178,17 @@ class IncidentTable(DataTable[Text]):
             ack = Text("sending…", style="italic")
         else:
             ack = Text("—", style="dim")
-        cells = (
-            Text(sev, style=SEVERITY_STYLE.get(sev, "")),
-            Text(format_count(affected) if isinstance(affected, int) else "?", justify="right"),
-            Text(str(snapshot.get("title", "")), no_wrap=True, overflow="ellipsis"),
-            Text(services, no_wrap=True, overflow="ellipsis"),
-            Text(age, justify="right"),
-            ack,
-        )
+        by_column = {
+            "sev": Text(sev, style=SEVERITY_STYLE.get(sev, "")),
+            "customers": Text(
+                format_count(affected) if isinstance(affected, int) else "?", justify="right"
+            ),
+            "title": Text(str(snapshot.get("title", "")), no_wrap=True, overflow="ellipsis"),
+            "services": Text(services, no_wrap=True, overflow="ellipsis"),
+            "age": Text(age, justify="right"),
+            "ack": ack,
+        }
+        cells = tuple(by_column[c] for c in self._columns)
         if fresh:
             for cell in cells[1:]:
                 cell.stylize(FRESH_STYLE)

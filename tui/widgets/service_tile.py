@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tui.state import format_count
+from tui.formatting import format_count
 from tui.widgets.styles import impact_bar, service_label, state_text
 
 STATES = ("down", "partial", "degraded", "ok")
