@@ -95,9 +95,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--guarantee",
-        choices=["at_least_once", "exactly_once"],
         default=_env("CORRELATOR_GUARANTEE", "at_least_once"),
-        help="Faust processing guarantee (default at_least_once)",
+        help="delivery guarantee: at_least_once, the only one (env CORRELATOR_GUARANTEE; "
+        "duplicates are dropped by seq downstream)",
     )
     parser.add_argument(
         "--tick-interval",
@@ -119,14 +119,18 @@ def register(subparsers: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> WorkerConfig:
-    if args.guarantee not in ("at_least_once", "exactly_once"):
-        raise UsageError(f"CORRELATOR_GUARANTEE: not a guarantee: {args.guarantee!r}")
+    if args.guarantee == "exactly_once":
+        raise UsageError(
+            "--guarantee exactly_once is not supported: the pipeline is at-least-once end to "
+            "end and consumers drop duplicates by seq (README: Recovery and delivery)"
+        )
+    if args.guarantee != "at_least_once":
+        raise UsageError(f"--guarantee: not a guarantee: {args.guarantee!r} (at_least_once)")
     return WorkerConfig(
         broker=args.broker,
         topic_prefix=args.prefix,
         topology_path=args.topology,
         db_url=args.db,
-        processing_guarantee=args.guarantee,
         security=security_from_env(),
         partitions=args.partitions,
         tick_interval=args.tick_interval / 1000,

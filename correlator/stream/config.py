@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from correlator.core.engine import EngineSettings
-
-Guarantee = Literal["at_least_once", "exactly_once"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +63,6 @@ class WorkerConfig:
     topology_path: str | None = None
     db_url: str | None = None
     """For the history sink; the stream stages themselves do not use it."""
-    processing_guarantee: Guarantee = "at_least_once"
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     partitions: int = 4
     """Partitions of `alerts.raw` and the internal hops (ingest, alert state, health scale-out)."""
