@@ -94,6 +94,20 @@ def register(subparsers: Any) -> None:
         "prefer the variable: flags show in process lists)",
     )
     parser.add_argument(
+        "--ingress-max-requests",
+        type=positive_int,
+        default=_env("CORRELATOR_INGRESS_MAX_REQUESTS", "256"),  # argparse converts it
+        help="requests the ingress holds at once; 503 + Retry-After beyond (env "
+        "CORRELATOR_INGRESS_MAX_REQUESTS; default 256)",
+    )
+    parser.add_argument(
+        "--ingress-max-bytes",
+        type=positive_int,
+        default=_env("CORRELATOR_INGRESS_MAX_BYTES", "67108864"),
+        help="bytes of request bodies the ingress holds at once; 503 + Retry-After beyond "
+        "(env CORRELATOR_INGRESS_MAX_BYTES; default 64 MiB)",
+    )
+    parser.add_argument(
         "--guarantee",
         default=_env("CORRELATOR_GUARANTEE", "at_least_once"),
         help="delivery guarantee: at_least_once, the only one (env CORRELATOR_GUARANTEE; "
@@ -138,6 +152,8 @@ def config_from_args(args: argparse.Namespace) -> WorkerConfig:
         web_enabled=args.web_port is not None,
         web_port=args.web_port or 6066,
         ingest_token=args.ingest_token or None,
+        ingress_max_requests=args.ingress_max_requests,
+        ingress_max_bytes=args.ingress_max_bytes,
     )
 
 

@@ -84,6 +84,10 @@ class WorkerConfig:
     """At most this many `impact.input` records per impact step."""
     max_payload_bytes: int = 1_048_576
     """Largest payload accepted: the ingress answers 413 above it, ingest dead-letters it."""
+    ingress_max_requests: int = 256
+    """Requests the ingress holds at once (reading or waiting for Kafka); 503 beyond."""
+    ingress_max_bytes: int = 64 * 1_048_576
+    """Bytes of bodies the ingress holds at once; 503 beyond (one body always fits)."""
     fetch_wait_ms: int = 20
     """Longest wait of a fetch request on the broker, for the ingest and Faust consumers. aiokafka
     keeps one fetch in flight per broker, and a partition left out of it (its previous records

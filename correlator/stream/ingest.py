@@ -4,10 +4,15 @@ The heavy stage. It runs as a mode Service inside the Faust app with its own aio
 (`getmany`), because Faust's per-event stream path tops out near 6k messages/s. Each batch is
 decoded, its alerts grouped by destination partition (one record per partition per batch), the
 outputs sent and acknowledged, and only then the input offsets committed (at-least-once).
+
+A broker outage never ends the stage: a batch whose outputs were not acknowledged is sent again
+(with a growing pause) until they are, and a failed commit is logged and left to the next one
+(or to redelivery after a rebalance; repeats are harmless downstream).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -105,26 +110,59 @@ class IngestService(Service):
         config = self.ctx.config
         topics = self.ctx.topics
         while not self.should_stop:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=config.ingest_batch)
+            try:
+                batches = await self._consumer.getmany(
+                    timeout_ms=200, max_records=config.ingest_batch
+                )
+            except Exception as exc:  # aiokafka retries a lost broker itself; this is the rest
+                log.warning("ingest: fetch failed, trying again: %r", exc)
+                await asyncio.sleep(1.0)
+                continue
             if not batches:
                 continue
             messages = [m for ms in batches.values() for m in ms]
             by_partition, dead, count = decode_batch(
                 messages, self._partitions, config.max_payload_bytes, int(time.time() * 1000)
             )
-            futures = [
-                await self._producer.send(
-                    topics.keyed, dumps({"schema": 1, "alerts": alerts}), partition=p
-                )
+            outputs: list[tuple[str, bytes, int | None]] = [
+                (topics.keyed, dumps({"schema": 1, "alerts": alerts}), p)
                 for p, alerts in by_partition.items()
             ]
-            futures.extend([await self._producer.send(topics.dlq, value) for value in dead])
-            await gather_sends(futures)
+            outputs.extend((topics.dlq, value, None) for value in dead)
+            if not await self._deliver(outputs):
+                return  # stopping: the batch stays uncommitted and is read again
             self.ctx.count(f"sent:{topics.keyed}", len(by_partition))
-            await self._consumer.commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
+            await self._commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
             self.ctx.count("ingest.records", len(messages))
             self.newest_read_ms = max(m.timestamp for m in messages)
             self.ctx.count("ingest.alerts", count)
             if dead:
                 self.ctx.count("ingest.dead_letters", len(dead))
                 log.info("ingest: %d dead letter(s) sent to %s", len(dead), topics.dlq)
+
+    async def _deliver(self, outputs: list[tuple[str, bytes, int | None]]) -> bool:
+        """Send every output and wait for its acknowledgement, again and again while the broker
+        does not give it; False if the service is stopping first."""
+        pause = 0.5
+        while True:
+            try:
+                futures = [
+                    await self._producer.send(topic, value, partition=partition)
+                    for topic, value, partition in outputs
+                ]
+                await gather_sends(futures)
+                if pause > 0.5:
+                    log.warning("ingest: the broker acknowledges again")
+                return True
+            except Exception as exc:  # KafkaError, timeouts: the broker is away
+                if self.should_stop:
+                    return False
+                log.warning("ingest: outputs not acknowledged (%r); sending again", exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def _commit(self, offsets: dict[Any, int]) -> None:
+        try:
+            await self._consumer.commit(offsets)
+        except Exception as exc:  # CommitFailedError after a rebalance, KafkaError
+            log.warning("ingest: offset commit failed (the batch may be read again): %r", exc)
