@@ -51,7 +51,7 @@ class KafkaFeed:
         prefix: str = "",
         *,
         backoff_initial: float = 0.5,
-        backoff_max: float = 30.0,
+        backoff_max: float = 5.0,
         request_timeout_s: float = 10.0,
     ) -> None:
         self.bootstrap = bootstrap.removeprefix("kafka://")  # the worker's form is accepted
