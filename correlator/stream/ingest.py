@@ -49,6 +49,37 @@ def decode_batch(
     return by_partition, dead, count
 
 
+HOP_RECORD_BYTES = 512 * 1024
+"""Largest `alerts.keyed` record built from many alerts: far below Kafka's 1 MiB default, so a
+batch of alerts with large annotations is split instead of refused by the broker."""
+
+
+def hop_records(
+    by_partition: dict[int, list[dict[str, Any]]], limit: int = HOP_RECORD_BYTES
+) -> list[tuple[int, bytes]]:
+    """(partition, `alerts.keyed` value) records: per partition, its alerts in order, as few
+    records as fit under `limit` bytes (an alert larger than that goes alone)."""
+    out: list[tuple[int, bytes]] = []
+    for partition, alerts in by_partition.items():
+        chunk: list[bytes] = []
+        size = 0
+        for alert in alerts:
+            part = dumps(alert)
+            if chunk and size + len(part) > limit:
+                out.append((partition, _hop_value(chunk)))
+                chunk, size = [], 0
+            chunk.append(part)
+            size += len(part) + 1
+        if chunk:
+            out.append((partition, _hop_value(chunk)))
+    return out
+
+
+def _hop_value(parts: list[bytes]) -> bytes:
+    # The same JSON as dumps({"schema": 1, "alerts": [...]}), without re-encoding the alerts.
+    return b'{"schema":1,"alerts":[' + b",".join(parts) + b"]}"
+
+
 class IngestService(Service):
     """The ingest stage of one worker (a member of the `<app id>-ingest` consumer group)."""
 
@@ -124,14 +155,14 @@ class IngestService(Service):
             by_partition, dead, count = decode_batch(
                 messages, self._partitions, config.max_payload_bytes, int(time.time() * 1000)
             )
+            hops = hop_records(by_partition)
             outputs: list[tuple[str, bytes, int | None]] = [
-                (topics.keyed, dumps({"schema": 1, "alerts": alerts}), p)
-                for p, alerts in by_partition.items()
+                (topics.keyed, value, p) for p, value in hops
             ]
             outputs.extend((topics.dlq, value, None) for value in dead)
             if not await self._deliver(outputs):
                 return  # stopping: the batch stays uncommitted and is read again
-            self.ctx.count(f"sent:{topics.keyed}", len(by_partition))
+            self.ctx.count(f"sent:{topics.keyed}", len(hops))
             await self._commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
             self.ctx.count("ingest.records", len(messages))
             self.newest_read_ms = max(m.timestamp for m in messages)
