@@ -62,13 +62,18 @@ def run(name: str, patterns: list[str]) -> bool:
     report.unlink(missing_ok=True)
     for figures in lines:
         scenario = figures.pop("scenario")
-        print(f"   {scenario}: " + ", ".join(f"{k} {v}" for k, v in figures.items()), flush=True)
+        text = ", ".join(f"{k} {_text(v)}" for k, v in figures.items())
+        print(f"   {scenario}: {text}", flush=True)
     summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
     ok = result.returncode == 0
     print(f"   {'passed' if ok else 'FAILED'}: {summary}", flush=True)
     if not ok:
         print(result.stdout[-4000:], result.stderr[-2000:], sep="\n", flush=True)
     return ok
+
+
+def _text(value: object) -> str:
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
 def main(argv: list[str]) -> int:
