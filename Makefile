@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-core lint format bench clean
+.PHONY: help install demo test test-core chaos lint format bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,6 +29,10 @@ test: $(STAMP) ## Run every test: lint, types, core, real Kafka and SQL integrat
 
 test-core: $(STAMP) ## Only the fast pure-core tests
 	$(BIN)/pytest -q tests/core
+
+SCENARIOS ?=
+chaos: $(STAMP) ## Full chaos scenarios on real Kafka (SCENARIOS="overload tests/x.py::t" to pick)
+	$(BIN)/python tests/chaos/run_chaos.py $(SCENARIOS)
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check correlator tui tests benchmarks

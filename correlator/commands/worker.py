@@ -95,10 +95,24 @@ def register(subparsers: Any) -> None:
         "prefer the variable: flags show in process lists)",
     )
     parser.add_argument(
+        "--ingress-max-requests",
+        type=positive_int,
+        default=_env("CORRELATOR_INGRESS_MAX_REQUESTS", "256"),  # argparse converts it
+        help="requests the ingress holds at once; 503 + Retry-After beyond (env "
+        "CORRELATOR_INGRESS_MAX_REQUESTS; default 256)",
+    )
+    parser.add_argument(
+        "--ingress-max-bytes",
+        type=positive_int,
+        default=_env("CORRELATOR_INGRESS_MAX_BYTES", "67108864"),
+        help="bytes of request bodies the ingress holds at once; 503 + Retry-After beyond "
+        "(env CORRELATOR_INGRESS_MAX_BYTES; default 64 MiB)",
+    )
+    parser.add_argument(
         "--guarantee",
-        choices=["at_least_once", "exactly_once"],
         default=_env("CORRELATOR_GUARANTEE", "at_least_once"),
-        help="Faust processing guarantee (default at_least_once)",
+        help="delivery guarantee: at_least_once, the only one (env CORRELATOR_GUARANTEE; "
+        "duplicates are dropped by seq downstream)",
     )
     parser.add_argument(
         "--tick-interval",
@@ -189,14 +203,18 @@ def notify_settings(args: argparse.Namespace) -> Any:
 
 
 def config_from_args(args: argparse.Namespace) -> WorkerConfig:
-    if args.guarantee not in ("at_least_once", "exactly_once"):
-        raise UsageError(f"CORRELATOR_GUARANTEE: not a guarantee: {args.guarantee!r}")
+    if args.guarantee == "exactly_once":
+        raise UsageError(
+            "--guarantee exactly_once is not supported: the pipeline is at-least-once end to "
+            "end and consumers drop duplicates by seq (README: Recovery and delivery)"
+        )
+    if args.guarantee != "at_least_once":
+        raise UsageError(f"--guarantee: not a guarantee: {args.guarantee!r} (at_least_once)")
     return WorkerConfig(
         broker=args.broker,
         topic_prefix=args.prefix,
         topology_path=args.topology,
         db_url=args.db,
-        processing_guarantee=args.guarantee,
         security=security_from_env(),
         partitions=args.partitions,
         tick_interval=args.tick_interval / 1000,
@@ -205,6 +223,8 @@ def config_from_args(args: argparse.Namespace) -> WorkerConfig:
         web_port=args.web_port or 6066,
         ingest_token=args.ingest_token or None,
         notify=notify_settings(args),
+        ingress_max_requests=args.ingress_max_requests,
+        ingress_max_bytes=args.ingress_max_bytes,
     )
 
 

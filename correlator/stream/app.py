@@ -20,7 +20,7 @@ from correlator.errors import UsageError
 from correlator.stream import actions, alert_state, health, impact, ingress, topology
 from correlator.stream.config import WorkerConfig
 from correlator.stream.context import CurrentTopology, StageContext
-from correlator.stream.faust_kafka import CorrelatorApp
+from correlator.stream.faust_kafka import CorrelatorApp, check_tuning_support
 from correlator.stream.ingest import IngestService
 from correlator.stream.topics import topic_specs, topics_for
 from correlator.topology_files import load_topology
@@ -57,6 +57,7 @@ async def prepare(config: WorkerConfig) -> CurrentTopology:
 
 def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> faust.App:
     """The Faust app of one worker. Topics must exist (`prepare`)."""
+    check_tuning_support()  # one clear error before anything starts, not a silent stall later
     if current is None:
         if config.topology_path is None:
             raise UsageError("create_app needs a topology (config.topology_path or `current`)")
@@ -67,7 +68,9 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
     settings: dict[str, Any] = {
         "broker": f"kafka://{config.bootstrap}",
         "store": config.store,
-        "processing_guarantee": config.processing_guarantee,
+        # At-least-once end to end (README, "Recovery and delivery"): every stage sends and
+        # waits for the acks before its offsets are committed; consumers drop repeats by `seq`.
+        "processing_guarantee": "at_least_once",
         "topic_partitions": config.partitions,
         "topic_replication_factor": config.replication_factor,
         "topic_allow_declare": True,

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from correlator.core.engine import EngineSettings
 from correlator.notify.settings import NotifySettings
-
-Guarantee = Literal["at_least_once", "exactly_once"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +64,6 @@ class WorkerConfig:
     topology_path: str | None = None
     db_url: str | None = None
     """For the history sink; the stream stages themselves do not use it."""
-    processing_guarantee: Guarantee = "at_least_once"
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     partitions: int = 4
     """Partitions of `alerts.raw` and the internal hops (ingest, alert state, health scale-out)."""
@@ -88,6 +85,10 @@ class WorkerConfig:
     """At most this many `impact.input` records per impact step."""
     max_payload_bytes: int = 1_048_576
     """Largest payload accepted: the ingress answers 413 above it, ingest dead-letters it."""
+    ingress_max_requests: int = 256
+    """Requests the ingress holds at once (reading or waiting for Kafka); 503 beyond."""
+    ingress_max_bytes: int = 64 * 1_048_576
+    """Bytes of bodies the ingress holds at once; 503 beyond (one body always fits)."""
     fetch_wait_ms: int = 20
     """Longest wait of a fetch request on the broker, for the ingest and Faust consumers. aiokafka
     keeps one fetch in flight per broker, and a partition left out of it (its previous records

@@ -11,41 +11,133 @@ fetched but not yet consumed, for up to `prefetch_backoff` (100 ms in aiokafka).
 consumer also fetches the changelog partitions of the active tables (our own table writes),
 which its streams never consume: every table write parked the next fetch of every hop on that
 broker for 100 ms. The transport bounds that wait by `fetch_wait_ms` too.
+
+Neither setting is public in Faust or aiokafka (aiokafka's `Fetcher` takes `prefetch_backoff`,
+but `AIOKafkaConsumer` never passes it), so this module reaches into private attributes. If an
+upgrade renames them the hops would silently stall again; instead the worker refuses to start
+with one `TuningError` line: `check_tuning_support` before the app is built, and the consumer
+thread once more on the live consumer (`fetch_tuning` reads back what is in force).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as driver
 
+from correlator.errors import CorrelatorError
+
 DEFAULT_FETCH_WAIT_MS = 20
+
+_PIN = "correlator is tested with aiokafka 0.14.0 and faust-streaming 0.15.3"
+
+
+class TuningError(CorrelatorError):
+    """aiokafka or Faust no longer has an internal the fetch tuning needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchTuning:
+    """What the fetcher of a running consumer actually uses."""
+
+    fetch_max_wait_ms: int
+    prefetch_backoff_ms: float
+
+
+def _missing(where: str, name: str) -> TuningError:
+    return TuningError(
+        f"{where} has no {name}: the fetch tuning in correlator/stream/faust_kafka.py does "
+        f"not fit the installed aiokafka/Faust ({_PIN}); without it every hop stalls"
+    )
+
+
+def _uses(function: Any, name: str) -> bool:
+    code = getattr(function, "__code__", None)
+    return code is not None and name in code.co_names
+
+
+def check_tuning_support() -> None:
+    """Raise `TuningError` unless the installed aiokafka and Faust still have the internals the
+    tuning writes and reads: checked on the code, before anything connects."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.consumer.fetcher import Fetcher
+
+    consumer_start: Any = AIOKafkaConsumer.start
+    if not _uses(AIOKafkaConsumer.__init__, "_fetch_max_wait_ms") or not _uses(
+        consumer_start, "_fetch_max_wait_ms"
+    ):
+        raise _missing("aiokafka's AIOKafkaConsumer", "_fetch_max_wait_ms (read at start)")
+    if not _uses(consumer_start, "_fetcher"):
+        raise _missing("aiokafka's AIOKafkaConsumer", "_fetcher")
+    if not _uses(Fetcher.__init__, "_prefetch_backoff") or not _uses(
+        Fetcher._proc_fetch_request, "_prefetch_backoff"
+    ):
+        raise _missing("aiokafka's Fetcher", "_prefetch_backoff")
+    if not hasattr(driver.AIOKafkaConsumerThread, "_create_worker_consumer"):
+        raise _missing("Faust's AIOKafkaConsumerThread", "_create_worker_consumer")
+
+
+def _wait_ms(app: Any) -> int:
+    wait: int = getattr(app, "fetch_wait_ms", DEFAULT_FETCH_WAIT_MS)
+    return wait
+
+
+def _read(consumer: Any) -> FetchTuning:
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None:
+        raise _missing("the started aiokafka consumer", "_fetcher")
+    for name in ("_fetch_max_wait_ms", "_prefetch_backoff"):
+        if not hasattr(fetcher, name):
+            raise _missing("aiokafka's Fetcher", name)
+    return FetchTuning(fetcher._fetch_max_wait_ms, round(fetcher._prefetch_backoff * 1000, 3))
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
-        wait = getattr(self.app, "fetch_wait_ms", DEFAULT_FETCH_WAIT_MS)
+        if not hasattr(consumer, "_fetch_max_wait_ms"):
+            raise _missing("aiokafka's AIOKafkaConsumer", "_fetch_max_wait_ms")
         # Read by aiokafka when it starts the fetcher (`AIOKafkaConsumer.start`).
-        consumer._fetch_max_wait_ms = wait
+        consumer._fetch_max_wait_ms = _wait_ms(self.app)
         return consumer
 
     async def on_start(self) -> None:
         await super().on_start()
         # The fetcher exists once the consumer started; it reads this for every fetch result.
-        wait = getattr(self.app, "fetch_wait_ms", DEFAULT_FETCH_WAIT_MS)
+        wait = _wait_ms(self.app)
         consumer: Any = self._consumer
+        _read(consumer)  # both attributes are there before one is written
         consumer._fetcher._prefetch_backoff = wait / 1000
+        effective = _read(consumer)
+        if effective != FetchTuning(wait, float(wait)):
+            raise TuningError(
+                f"the fetch tuning did not take: the consumer uses {effective}, not "
+                f"{wait} ms ({_PIN})"
+            )
+
+    def fetch_tuning(self) -> FetchTuning | None:
+        consumer: Any = getattr(self, "_consumer", None)
+        return None if consumer is None else _read(consumer)
 
 
 class _Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> Any:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        thread = _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        self.correlator_thread = thread
+        return thread
 
 
 class _Transport(driver.Transport):
     Consumer = _Consumer
+
+
+def fetch_tuning(app: Any) -> FetchTuning | None:
+    """The fetch settings in force on the app's running worker consumer (None before it
+    started)."""
+    thread: _ConsumerThread | None = getattr(app.consumer, "correlator_thread", None)
+    return None if thread is None else thread.fetch_tuning()
 
 
 class CorrelatorApp(faust.App):
@@ -54,4 +146,5 @@ class CorrelatorApp(faust.App):
     fetch_wait_ms: int = DEFAULT_FETCH_WAIT_MS
 
     def _new_transport(self) -> Any:
+        check_tuning_support()
         return _Transport(self.conf.broker_consumer, self)

@@ -4,10 +4,15 @@ The heavy stage. It runs as a mode Service inside the Faust app with its own aio
 (`getmany`), because Faust's per-event stream path tops out near 6k messages/s. Each batch is
 decoded, its alerts grouped by destination partition (one record per partition per batch), the
 outputs sent and acknowledged, and only then the input offsets committed (at-least-once).
+
+A broker outage never ends the stage: a batch whose outputs were not acknowledged is sent again
+(with a growing pause) until they are, and a failed commit is logged and left to the next one
+(or to redelivery after a rebalance; repeats are harmless downstream).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -42,6 +47,37 @@ def decode_batch(
             by_partition.setdefault(p, []).append(alert_to_hop(alert))
             count += 1
     return by_partition, dead, count
+
+
+HOP_RECORD_BYTES = 512 * 1024
+"""Largest `alerts.keyed` record built from many alerts: far below Kafka's 1 MiB default, so a
+batch of alerts with large annotations is split instead of refused by the broker."""
+
+
+def hop_records(
+    by_partition: dict[int, list[dict[str, Any]]], limit: int = HOP_RECORD_BYTES
+) -> list[tuple[int, bytes]]:
+    """(partition, `alerts.keyed` value) records: per partition, its alerts in order, as few
+    records as fit under `limit` bytes (an alert larger than that goes alone)."""
+    out: list[tuple[int, bytes]] = []
+    for partition, alerts in by_partition.items():
+        chunk: list[bytes] = []
+        size = 0
+        for alert in alerts:
+            part = dumps(alert)
+            if chunk and size + len(part) > limit:
+                out.append((partition, _hop_value(chunk)))
+                chunk, size = [], 0
+            chunk.append(part)
+            size += len(part) + 1
+        if chunk:
+            out.append((partition, _hop_value(chunk)))
+    return out
+
+
+def _hop_value(parts: list[bytes]) -> bytes:
+    # The same JSON as dumps({"schema": 1, "alerts": [...]}), without re-encoding the alerts.
+    return b'{"schema":1,"alerts":[' + b",".join(parts) + b"]}"
 
 
 class IngestService(Service):
@@ -105,26 +141,59 @@ class IngestService(Service):
         config = self.ctx.config
         topics = self.ctx.topics
         while not self.should_stop:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=config.ingest_batch)
+            try:
+                batches = await self._consumer.getmany(
+                    timeout_ms=200, max_records=config.ingest_batch
+                )
+            except Exception as exc:  # aiokafka retries a lost broker itself; this is the rest
+                log.warning("ingest: fetch failed, trying again: %r", exc)
+                await asyncio.sleep(1.0)
+                continue
             if not batches:
                 continue
             messages = [m for ms in batches.values() for m in ms]
             by_partition, dead, count = decode_batch(
                 messages, self._partitions, config.max_payload_bytes, int(time.time() * 1000)
             )
-            futures = [
-                await self._producer.send(
-                    topics.keyed, dumps({"schema": 1, "alerts": alerts}), partition=p
-                )
-                for p, alerts in by_partition.items()
+            hops = hop_records(by_partition)
+            outputs: list[tuple[str, bytes, int | None]] = [
+                (topics.keyed, value, p) for p, value in hops
             ]
-            futures.extend([await self._producer.send(topics.dlq, value) for value in dead])
-            await gather_sends(futures)
-            self.ctx.count(f"sent:{topics.keyed}", len(by_partition))
-            await self._consumer.commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
+            outputs.extend((topics.dlq, value, None) for value in dead)
+            if not await self._deliver(outputs):
+                return  # stopping: the batch stays uncommitted and is read again
+            self.ctx.count(f"sent:{topics.keyed}", len(hops))
+            await self._commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
             self.ctx.count("ingest.records", len(messages))
             self.newest_read_ms = max(m.timestamp for m in messages)
             self.ctx.count("ingest.alerts", count)
             if dead:
                 self.ctx.count("ingest.dead_letters", len(dead))
                 log.info("ingest: %d dead letter(s) sent to %s", len(dead), topics.dlq)
+
+    async def _deliver(self, outputs: list[tuple[str, bytes, int | None]]) -> bool:
+        """Send every output and wait for its acknowledgement, again and again while the broker
+        does not give it; False if the service is stopping first."""
+        pause = 0.5
+        while True:
+            try:
+                futures = [
+                    await self._producer.send(topic, value, partition=partition)
+                    for topic, value, partition in outputs
+                ]
+                await gather_sends(futures)
+                if pause > 0.5:
+                    log.warning("ingest: the broker acknowledges again")
+                return True
+            except Exception as exc:  # KafkaError, timeouts: the broker is away
+                if self.should_stop:
+                    return False
+                log.warning("ingest: outputs not acknowledged (%r); sending again", exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def _commit(self, offsets: dict[Any, int]) -> None:
+        try:
+            await self._consumer.commit(offsets)
+        except Exception as exc:  # CommitFailedError after a rebalance, KafkaError
+            log.warning("ingest: offset commit failed (the batch may be read again): %r", exc)

@@ -121,11 +121,32 @@ async def test_alertmanager_post_becomes_an_incident_and_bad_requests_are_refuse
                 return response.status == 200 and doc["consumer_lag"]["total"] == 0, doc
 
         _, health = await wait_for(caught_up, 30, "ingest never caught up")
+        group = config.app_id
         assert health == {
             "status": "ok",
             "broker": "connected",
             "consumer_lag": {"topic": topics.raw, "partitions": {"0": 0, "1": 0}, "total": 0},
             "ingest_lag_seconds": 0.0,
+            "stages": health["stages"],  # committed offsets trail processing: checked below
+            "ingress": {
+                "accepting": True,
+                "in_flight": {"requests": 0, "bytes": 0},
+                "limits": {"requests": 256, "bytes": 64 * 1_048_576},
+                "refused": {"busy": 0, "broker_unavailable": 0},
+            },
+        }
+
+        async def committed() -> tuple[bool, Any]:
+            async with session.get(f"{base}/health") as response:
+                stages = (await response.json())["stages"]
+                return all(s["lag"] == 0 for s in stages.values()), stages
+
+        _, stages = await wait_for(committed, 30, "the stages never committed their input")
+        assert stages == {
+            "ingest": {"group": f"{group}-ingest", "topic": topics.raw, "lag": 0},
+            "alert_state": {"group": group, "topic": topics.keyed, "lag": 0},
+            "health": {"group": group, "topic": topics.transitions, "lag": 0},
+            "impact": {"group": group, "topic": topics.impact_input, "lag": 0},
         }
         assert app.correlator.counters["ingress.accepted"] == 3
 
@@ -214,5 +235,7 @@ async def test_health_is_degraded_when_the_broker_does_not_answer(
             "error": "TimeoutError",
             "consumer_lag": {"topic": topics_for(config).raw, "partitions": {}, "total": None},
             "ingest_lag_seconds": None,
+            "stages": None,
+            "ingress": ingress.admission.to_dict(),
         },
     )

@@ -109,3 +109,17 @@ async def _topic_exists(config: WorkerConfig) -> bool:
         return topics_for(config).impact_input in set(await admin.list_topics())
     finally:
         await admin.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(["--guarantee", "exactly_once"], {}), ([], {"CORRELATOR_GUARANTEE": "exactly_once"})],
+)
+def test_exactly_once_is_refused_in_one_line(args: list[str], env: dict[str, str]) -> None:
+    result = correlator("worker", "--topology", str(ACME_TOPOLOGY), *args, env=env)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "correlator: error: --guarantee exactly_once is not supported: the pipeline is "
+        "at-least-once end to end and consumers drop duplicates by seq "
+        "(README: Recovery and delivery)\n"
+    )

@@ -54,7 +54,7 @@ class KafkaFeed:
         prefix: str = "",
         *,
         backoff_initial: float = 0.5,
-        backoff_max: float = 30.0,
+        backoff_max: float = 5.0,
         request_timeout_s: float = 10.0,
         events_lookback_s: float = EVENTS_LOOKBACK_S,
     ) -> None:
