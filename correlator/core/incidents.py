@@ -201,6 +201,8 @@ class IncidentTracker:
         """Problems in no incident: new ones, and unattached ones."""
         self._touched: set[str] = set()
         """Components whose health record changed since the last step."""
+        self._unattached_at: tuple[int, int] = (-1, -1)
+        """The evaluator's (reach epoch, version) when `unattached` was found."""
         self.global_eval: Evaluation = EMPTY
         self._set_topology(topology)
 
@@ -308,7 +310,14 @@ class IncidentTracker:
         # the degraded-only ones, so that problems arriving in one step group the same way
         # whatever their order (a warning can join an incident opened in the same step).
         order = topo.order
-        new = sorted(self._unplaced, key=order.__getitem__)
+        # Problems found unattached last step stay so unless their reaches may have changed.
+        epoch, version, changed = dropped
+        if (epoch, version - 1) == self._unattached_at:
+            settled = {p for p in self.unattached if p in self._unplaced and p not in changed}
+        else:
+            settled = set()
+        self._unattached_at = (epoch, version)
+        new = sorted(self._unplaced - settled, key=order.__getitem__)
         degraded_only: list[str] = []
         unattached: list[str] = []
         for p in new:
@@ -340,6 +349,8 @@ class IncidentTracker:
                 degraded_only.append(p)
         for group in overlapping_groups(degraded_only, g.degraded_reach):
             self._reopen_or_open(group, now, special)
+        if settled:
+            unattached = sorted(settled.union(unattached), key=order.__getitem__)
         self.unattached = tuple(unattached)
         for inc in self._active():
             reach(inc)  # remember the last non-empty reach for joins while pending
