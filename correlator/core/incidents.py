@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from correlator.core.alerts import Alert
 from correlator.core.health import ComponentHealth
-from correlator.core.evaluator import Evaluator
+from correlator.core.evaluator import Evaluator, ReachSearch
 from correlator.core.figures import EMPTY, Evaluation, ProblemState, round_half_up
 from correlator.core.presentation import (
     comparable,
@@ -79,8 +79,9 @@ class _Incident:
     """Evaluates this incident's own problems, each step from the last."""
     revision: int = 0
     """Bumped on every change of `members`."""
-    reach: ReachUnion = field(default_factory=lambda: ReachUnion())
-    """The union of its members' down-reaches, kept up to date by differences."""
+    search: ReachSearch | None = None
+    """The search behind its down-reach, continued step after step."""
+    search_union: frozenset[str] = frozenset()
     dirty: bool = True
     """Something its snapshot is built from changed since it was last built."""
     services_sorted: tuple[str, ...] = ()
@@ -88,65 +89,6 @@ class _Incident:
     @property
     def active(self) -> bool:
         return self.status == "open"
-
-
-class ReachUnion:
-    """The union of some problems' reaches, updated by what changed since the last call.
-
-    Each member's reach is counted per service; a member is looked at again only when it
-    joined or left, or when the evaluator dropped its cached reach (something it depends on
-    changed). In a storm that keeps a step's cost at the change, not at the incident's size.
-    """
-
-    __slots__ = ("_counted", "_counts", "_union", "_synced")
-
-    def __init__(self) -> None:
-        self._counted: dict[str, frozenset[str]] = {}
-        self._counts: dict[str, int] = {}
-        self._union: frozenset[str] = frozenset()
-        self._synced = (-1, -1)
-
-    def current(
-        self,
-        members: set[str],
-        dropped: tuple[int, int, frozenset[str]],
-        reaches: Mapping[str, frozenset[str]],
-    ) -> frozenset[str]:
-        epoch, version, changed = dropped
-        counted = self._counted
-        last_epoch, last_version = self._synced
-        stale: set[str]
-        if epoch != last_epoch or last_version < version - 1:
-            stale = members | counted.keys()
-        elif last_version == version - 1:
-            stale = (members ^ counted.keys()) | (members & changed)
-        else:  # synced at this version already: only membership moved since
-            stale = members ^ counted.keys()
-        self._synced = (epoch, version)
-        if not stale:
-            return self._union
-        counts = self._counts
-        moved = False
-        for m in stale:
-            old = counted.pop(m, None)
-            if old:
-                for sid in old:
-                    n = counts[sid] - 1
-                    if n:
-                        counts[sid] = n
-                    else:
-                        del counts[sid]
-                        moved = True
-            if m in members:
-                new = reaches.get(m, frozenset())
-                counted[m] = new
-                for sid in new:
-                    n = counts.get(sid, 0)
-                    counts[sid] = n + 1
-                    moved = moved or not n
-        if moved:
-            self._union = frozenset(counts)
-        return self._union
 
 
 @dataclass(slots=True)
@@ -279,10 +221,16 @@ class IncidentTracker:
                 inc.pending_since = now
 
         dropped = self.evaluator.reach_dropped()
+        version = dropped[1]
+        evaluator = self.evaluator
 
         def down_reach(inc: _Incident) -> frozenset[str]:
             """Business services the incident's problems cut customers off from, now."""
-            return inc.reach.current(inc.members, dropped, g.down_reach)
+            search = inc.search
+            if search is None or search.sources != inc.members or search.version != version:
+                search = inc.search = evaluator.search(inc.members, True, search)
+                inc.search_union = frozenset(search.services)
+            return inc.search_union
 
         def reach(inc: _Incident) -> frozenset[str]:
             """Its down-reach; for a degraded-only incident its degraded-reach; else the last."""
@@ -311,7 +259,7 @@ class IncidentTracker:
         # whatever their order (a warning can join an incident opened in the same step).
         order = topo.order
         # Problems found unattached last step stay so unless their reaches may have changed.
-        epoch, version, changed = dropped
+        epoch, _, changed = dropped
         if (epoch, version - 1) == self._unattached_at:
             settled = {p for p in self.unattached if p in self._unplaced and p not in changed}
         else:
