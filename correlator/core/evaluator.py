@@ -31,7 +31,7 @@ import itertools
 import math
 import random
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -108,6 +108,7 @@ class _Graph:
             for sid in segment.uses:
                 self.segments_of.setdefault(sid, []).append(i)
         self.is_service = {n: node.role == "business_service" for n, node in nodes.items()}
+        self.entries = {n: node.entries for n, node in nodes.items()}
         self.critical = {n: node.tier <= 2 for n, node in nodes.items()}
 
 def graph_of(topo: Topology) -> _Graph:
@@ -416,10 +417,21 @@ class Evaluator:
             changed.update(self._evaluate_scc(s))
         return changed
 
-    def _evaluate_scc(self, s: int) -> list[str]:
+    def _evaluate_scc(self, s: int) -> Sequence[str]:
         """Evaluate one SCC; returns its nodes whose (scope, down, bad) changed."""
         members = self.g.scc_members[s]
         scope, down, bad = self._scope, self._down, self._bad
+        if s in self._count and not self.g.cyclic[s]:  # the common case: one node, no cycle
+            n = members[0]
+            old_down, old_bad = down.get(n, 0), bad.get(n, 0)
+            old_scope = scope.get(n)
+            new_scope, new_down, new_bad = self._node_value(n)
+            if new_scope == old_scope and new_down == old_down and new_bad == old_bad:
+                return ()
+            scope[n], down[n], bad[n] = new_scope, new_down, new_bad
+            if old_down & ~new_down or old_bad & ~new_bad:
+                self._shrunk = True
+            return members
         if s not in self._count:
             gone = [n for n in members if n in scope]
             for n in gone:
@@ -458,7 +470,7 @@ class Evaluator:
         scope = 0
         down = full if own == "down" else 0
         bad = full if own is not None else 0
-        for entry in self.topology.nodes[n].entries:
+        for entry in self.g.entries[n]:
             kind = entry.kind
             members = entry.members
             if kind == "require":

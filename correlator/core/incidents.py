@@ -15,7 +15,13 @@ from fractions import Fraction
 from correlator.core.alerts import Alert
 from correlator.core.health import ComponentHealth
 from correlator.core.evaluator import Evaluator, ReachSearch
-from correlator.core.figures import EMPTY, Evaluation, ProblemState, round_half_up
+from correlator.core.figures import (
+    EMPTY,
+    Evaluation,
+    ProblemState,
+    ServiceFigure,
+    round_half_up,
+)
 from correlator.core.presentation import (
     comparable,
     incident_title,
@@ -30,6 +36,7 @@ from correlator.core.snapshot import (
     IncidentEvent,
     IncidentSnapshot,
     IncidentStatus,
+    SegmentImpact,
     ServiceEntry,
     ServiceImpact,
     Severity,
@@ -547,9 +554,7 @@ class IncidentTracker:
             key = (root, ev.problems[root])
             figures = alone.get(key)
             if figures is None:
-                own = Evaluator(
-                    self.topology, bound=self.settings.combination_bound, seed=self.settings.seed
-                ).evaluate({root: key[1]})
+                own = self._scratch.evaluate({root: key[1]})
                 figures = alone[key] = (own.customers_affected, own.customers_degraded)
             return (-figures[0], -figures[1], order[root])
 
@@ -560,8 +565,9 @@ class IncidentTracker:
         if inc.members:
             ev = self._evaluate_members(inc)
             roots = self._ordered_roots(ev)
+            root_set = ev.root_causes
             components = tuple(
-                self._component_entry(m, m in ev.root_causes)
+                self._component_entry(m, m in root_set)
                 for m in sorted(inc.members, key=topo.order.__getitem__)
             )
             inc.last_components, inc.last_root_causes = components, roots
@@ -575,32 +581,14 @@ class IncidentTracker:
                 )
                 for c in inc.last_components
             )
-        # Floats order these exactly: weights are products of shares with small denominators.
-        services = sorted(
-            ev.services.values(),
-            key=lambda f: (
-                -float(f.impact),
-                -float(f.degraded),
-                topo.nodes[f.id].tier,
-                topo.order[f.id],
-            ),
-        )
-        names = frozenset(f.id for f in services)
+        cached = [self._service_entry(f) for f in ev.services.values()]
+        cached.sort(key=lambda c: c[0])
+        service_entries = tuple(c[1] for c in cached)
+        names = frozenset(ev.services)
         if names != inc.services or len(inc.services_sorted) != len(names):
             inc.services = names
             inc.services_sorted = tuple(sorted(names))
-        service_entries = tuple(
-            ServiceEntry(
-                f.id,
-                topo.nodes[f.id].name,
-                topo.nodes[f.id].tier,
-                f.impact,
-                f.state,
-                topo.nodes[f.id].owner,
-            )
-            for f in services
-        )
-        segments = segment_impacts(topo, ev)
+        segments = self._segment_impacts(ev)
         customers = ev.customers_affected
         if inc.members:
             inc.peak_customers = max(inc.peak_customers, customers)
@@ -637,9 +625,40 @@ class IncidentTracker:
             topology_version=topo.version,
         )
 
+    def _service_entry(self, f: ServiceFigure) -> tuple[tuple[float, float, int, int], ServiceEntry]:
+        """A figure's place in an incident's list and its entry (cached per figure object)."""
+        known = self._service_entries.get(id(f))
+        if known is not None and known[0] is f:
+            return known[1], known[2]
+        if len(self._service_entries) > 65536:
+            self._service_entries.clear()
+        topo = self.topology
+        node = topo.nodes[f.id]
+        # Floats order these exactly: weights are products of shares with small denominators.
+        key = (-float(f.impact), -float(f.degraded), node.tier, topo.order[f.id])
+        entry = ServiceEntry(f.id, node.name, node.tier, f.impact, f.state, node.owner)
+        self._service_entries[id(f)] = (f, key, entry)
+        return key, entry
+
+    def _segment_impacts(self, ev: Evaluation) -> tuple[SegmentImpact, ...]:
+        """Segment figures as published, computed once per evaluation."""
+        if self._segments_for[0] is not ev:
+            self._segments_for = (ev, segment_impacts(self.topology, ev))
+        return self._segments_for[1]
+
     def _component_entry(self, component: str, root: bool) -> ComponentEntry:
-        node = self.topology.nodes[component]
         h = self.health[component]
+        known = self._component_entries.get(component)
+        if known is not None and known[0] is h and known[1] == root:
+            return known[2]
+        entry = self._new_component_entry(component, h, root)
+        self._component_entries[component] = (h, root, entry)
+        return entry
+
+    def _new_component_entry(
+        self, component: str, h: ComponentHealth, root: bool
+    ) -> ComponentEntry:
+        node = self.topology.nodes[component]
         return ComponentEntry(
             id=component,
             name=node.name,
@@ -734,7 +753,7 @@ class IncidentTracker:
             customers_affected=g.customers_affected,
             customers_degraded=g.customers_degraded,
             estimated=g.estimated,
-            segments=segment_impacts(self.topology, g),
+            segments=self._segment_impacts(g),
             unattached_problems=self.unattached,
             stale_sources=self.stale_sources,
             open_incidents=len(self._active()),
@@ -760,6 +779,14 @@ class IncidentTracker:
             topology, bound=self.settings.combination_bound, seed=self.settings.seed
         )
         self._alone = {}
+        self._scratch = Evaluator(
+            topology, bound=self.settings.combination_bound, seed=self.settings.seed
+        )
+        self._service_entries: dict[
+            int, tuple[ServiceFigure, tuple[float, float, int, int], ServiceEntry]
+        ] = {}
+        self._component_entries: dict[str, tuple[ComponentHealth, bool, ComponentEntry]] = {}
+        self._segments_for: tuple[Evaluation | None, tuple[SegmentImpact, ...]] = (None, ())
         self._users: dict[str, list[int]] = {}
         for segment in topology.segments:
             for sid in segment.uses:
