@@ -52,6 +52,9 @@ _EPOCHS = itertools.count()
 REST = "\x00rest"
 """The merged part of a division whose members are all unaffected."""
 
+PREREGISTER_LIMIT = 512
+"""At most this many keys are given bits before any evaluation (see `_preregister`)."""
+
 Key = tuple[tuple[str, str], ...]
 """A combination as evaluated: its (division id, part) pairs without "rest", sorted."""
 
@@ -249,6 +252,7 @@ class Evaluator:
         self._problem_scope_uses: dict[int, int] = {}
         self._new_keys = False
         self._combos_of(0)  # the all-rest key: most evaluations need no other
+        self._base_keys = self._preregister()
         self._key_space()
         self._new_keys = False
 
@@ -612,9 +616,31 @@ class Evaluator:
             self._garbage_collect()
         return dirty, self._new_keys
 
+    def _preregister(self) -> list[Key]:
+        """Give every combination of the named divisions a bit up front when they are few.
+
+        Keys only cost bits; a key added later costs evaluating every node again. With few
+        divisions (the common case) every key any scope can ask for is known from the start.
+        """
+        divisions = [self.topology.divisions[d] for d in self.g.division_ids]
+        keys: list[Key] = [()]
+        for division in divisions:
+            keys = [
+                (*key, (division.id, part))
+                for key in keys
+                for part in (None, *division.parts)
+                if part is not None
+            ] + keys
+            if len(keys) > PREREGISTER_LIMIT:
+                return []
+        for key in keys:
+            if key not in self._key_bit:
+                self._key_bit[key] = len(self._key_bit)
+        return keys
+
     def _garbage_collect(self) -> None:
         """Drop keys no scope in use needs any more, when they are most of the key space."""
-        live = sum(len(c.keys) for c in self._combos.values())
+        live = sum(len(c.keys) for c in self._combos.values()) + len(self._base_keys)
         if len(self._key_bit) <= 64 or len(self._key_bit) <= 4 * live:
             return
         is_service = self.g.is_service
@@ -622,7 +648,7 @@ class Evaluator:
         in_use |= {self._scope.get(p, 0) for p in self.problems}
         in_use |= set(self._segment_scope.values())
         in_use.add(0)
-        self._key_bit = {}
+        self._key_bit = {key: bit for bit, key in enumerate(self._base_keys)}
         self._combos = {s: c for s, c in self._combos.items() if s in in_use}
         for combos in self._combos.values():
             self._register(combos)

@@ -541,7 +541,11 @@ class IncidentTracker:
             inc.evaluator = Evaluator(
                 self.topology, bound=self.settings.combination_bound, seed=self.settings.seed
             )
-        return inc.evaluator.evaluate(problems, root_causes=True)
+        ev = inc.evaluator.evaluate(problems, root_causes=True)
+        if len(problems) == 1:  # the same figures as the problem alone: keep them for ordering
+            ((p, state),) = problems.items()
+            self._alone[(p, state)] = (ev.customers_affected, ev.customers_degraded)
+        return ev
 
     def _ordered_roots(self, ev: Evaluation) -> tuple[str, ...]:
         """Root causes by the customers each accounts for on its own, largest first."""
@@ -558,6 +562,8 @@ class IncidentTracker:
                 figures = alone[key] = (own.customers_affected, own.customers_degraded)
             return (-figures[0], -figures[1], order[root])
 
+        if len(ev.root_causes) < 2:
+            return tuple(ev.root_causes)
         return tuple(sorted(ev.root_causes, key=weight))
 
     def _build(self, inc: _Incident, now: Millis) -> IncidentSnapshot:
