@@ -81,10 +81,11 @@ sys.exit(code)
 
 def _replay(topology: Path, alerts: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one `correlator replay --summary` child process."""
+    command = [sys.executable, "-c", _CHILD, "replay", "--summary", "--topology", str(topology)]
+    command.append(str(alerts))
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, "replay", "--topology", str(topology), str(alerts)]
-        + ["--summary"],
+        command,
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -114,6 +114,7 @@ class _Graph:
         self.entries = {n: node.entries for n, node in nodes.items()}
         self.critical = {n: node.tier <= 2 for n, node in nodes.items()}
 
+
 def graph_of(topo: Topology) -> _Graph:
     """The evaluation indexes of `topo`, built on first use and kept with it."""
     cached = topo._index.get("graph")
@@ -460,12 +461,12 @@ class Evaluator:
         else:
             n = members[0]
             scope[n], down[n], bad[n] = self._node_value(n)
-        moved = [n for n in members if old[n] != (scope[n], down[n], bad[n])]
-        for n in moved:
+        changed = [n for n in members if old[n] != (scope[n], down[n], bad[n])]
+        for n in changed:
             _, d, b = old[n]
             if d & ~down[n] or b & ~bad[n]:
                 self._shrunk = True
-        return moved
+        return changed
 
     def _node_value(self, n: str) -> tuple[int, int, int]:
         full = self._full

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from correlator.core.alerts import Alert
-from correlator.core.health import ComponentHealth
 from correlator.core.evaluator import Evaluator, ReachSearch
 from correlator.core.figures import (
     EMPTY,
@@ -22,6 +21,7 @@ from correlator.core.figures import (
     ServiceFigure,
     round_half_up,
 )
+from correlator.core.health import ComponentHealth
 from correlator.core.presentation import (
     comparable,
     incident_title,
@@ -631,7 +631,9 @@ class IncidentTracker:
             topology_version=topo.version,
         )
 
-    def _service_entry(self, f: ServiceFigure) -> tuple[tuple[float, float, int, int], ServiceEntry]:
+    def _service_entry(
+        self, f: ServiceFigure
+    ) -> tuple[tuple[float, float, int, int], ServiceEntry]:
         """A figure's place in an incident's list and its entry (cached per figure object)."""
         known = self._service_entries.get(id(f))
         if known is not None and known[0] is f:
@@ -792,7 +794,7 @@ class IncidentTracker:
             int, tuple[ServiceFigure, tuple[float, float, int, int], ServiceEntry]
         ] = {}
         self._component_entries: dict[str, tuple[ComponentHealth, bool, ComponentEntry]] = {}
-        self._segments_for: tuple[Evaluation | None, tuple[SegmentImpact, ...]] = (None, ())
+        self._segments_for: tuple[Evaluation, tuple[SegmentImpact, ...]] = (EMPTY, ())
         self._users: dict[str, list[int]] = {}
         for segment in topology.segments:
             for sid in segment.uses:
