@@ -246,6 +246,8 @@ class Evaluator:
         self._shrunk = False
         """Did the last evaluation take bits away from some node (a recovery)?"""
         self._last_dirty: set[str] = set()
+        self._near: set[str] = set()
+        self._near_for = -1
         self._edges: dict[str, list[tuple[str, Entry, str, int]]] = {}
         """Reach search edges per node (their in-play masks depend on the key space)."""
         self._entry_memo: dict[int, int] = {}
@@ -820,16 +822,7 @@ class Evaluator:
             for p in [p for p in self._slot if p not in problems]:
                 self._forget(p)
             return
-        nodes = self.topology.nodes
-        dependents = self.topology.dependents
-        near = set(dirty)
-        for n in dirty:
-            for e in nodes[n].entries:
-                near.update(e.members)
-            for y in dependents.get(n, ()):
-                for e in nodes[y].entries:
-                    if n in e.members:
-                        near.update(e.members)
+        near = self._near_changes()
         seen_by = self._seen_by
         hit = 0
         for n in near:
@@ -900,7 +893,7 @@ class Evaluator:
             found = previous
             stack = [p for p in sources if p not in found.sources]
             if found.version != version:
-                stack.extend(self._frontier(found.carried, self._last_dirty))
+                stack.extend(self._frontier(found.carried))
         else:
             found = ReachSearch(down_only, epoch)
             stack = list(sources)
@@ -913,19 +906,31 @@ class Evaluator:
         self._continue(found, stack, states)
         return found
 
-    def _frontier(self, carried: Mapping[str, int], changed: set[str]) -> list[str]:
-        """Searched nodes whose edges up may carry more since `changed` changed."""
+    def _near_changes(self) -> set[str]:
+        """The nodes the last evaluation changed, their members and their entry-siblings: a
+        reach search through any of them may now come out differently (computed once)."""
+        if self._near_for == self._version:
+            return self._near
         nodes = self.topology.nodes
         dependents = self.topology.dependents
-        out = [n for n in changed if n in carried]
-        for n in changed:
+        dirty = self._last_dirty
+        near = set(dirty)
+        for n in dirty:
             for e in nodes[n].entries:
-                out.extend(m for m in e.members if m in carried)
+                near.update(e.members)
             for y in dependents.get(n, ()):
                 for e in nodes[y].entries:
                     if n in e.members:
-                        out.extend(m for m in e.members if m in carried)
-        return out
+                        near.update(e.members)
+        self._near, self._near_for = near, self._version
+        return near
+
+    def _frontier(self, carried: Mapping[str, int]) -> list[str]:
+        """Searched nodes whose edges up may carry more since the last evaluation."""
+        near = self._near_changes()
+        if len(near) < len(carried):
+            return [n for n in near if n in carried]
+        return [n for n in carried if n in near]
 
     def _continue(self, found: ReachSearch, stack: list[str], states: Mapping[str, int]) -> None:
         """Propagate the carried masks from `stack` until nothing grows."""

@@ -9,6 +9,11 @@ from typing import Any
 from correlator.errors import BrokerError
 from correlator.stream.config import WorkerConfig
 
+TOPOLOGY_MAX_BYTES = 64 * 1024 * 1024
+"""`max.message.bytes` of the `topology` topic and the fetch size of the readers of compacted
+topics: a 50,000-component topology is about 9 MB of YAML (its record is gzip-compressed too,
+which brings it to about a tenth)."""
+
 
 def client_kwargs(config: WorkerConfig) -> dict[str, Any]:
     return {"bootstrap_servers": config.bootstrap, **config.security.aiokafka_kwargs()}
@@ -27,7 +32,10 @@ async def read_to_end(
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
-        **client_kwargs(config), enable_auto_commit=False, auto_offset_reset="earliest"
+        **client_kwargs(config),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=TOPOLOGY_MAX_BYTES,  # big topologies, big snapshots
     )
     out: list[tuple[bytes | None, bytes | None]] = []
     try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from correlator import records
 from correlator.broker import TopicSpec
 from correlator.stream.config import WorkerConfig
+from correlator.stream.kafka_io import TOPOLOGY_MAX_BYTES
 
 ALERTS_KEYED = "alerts.keyed"
 """Internal hop: canonical alerts in batches, partitioned by fingerprint (ingest → alert state)."""
@@ -122,7 +123,13 @@ def topic_specs(config: WorkerConfig) -> list[TopicSpec]:
         spec(t.service_impact, 1, compacted=True),
         spec(t.summary, 1, compacted=True),
         spec(t.actions, 1),
-        spec(t.topology, 1, compacted=True),
+        TopicSpec(
+            t.topology,
+            1,
+            True,
+            config={"max.message.bytes": str(TOPOLOGY_MAX_BYTES)},
+            replication_factor=rf,
+        ),
         spec(t.changelog(ALERT_STATE_TABLE), n, compacted=True),
         spec(t.changelog(COMPONENT_ALERTS_TABLE), n, compacted=True),
     ]

@@ -17,7 +17,12 @@ from correlator.errors import CorrelatorError
 from correlator.stream.codec import impact_topology, loads, topology_value
 from correlator.stream.config import WorkerConfig
 from correlator.stream.context import StageContext, log
-from correlator.stream.kafka_io import client_kwargs, new_producer, read_to_end
+from correlator.stream.kafka_io import (
+    TOPOLOGY_MAX_BYTES,
+    client_kwargs,
+    new_producer,
+    read_to_end,
+)
 from correlator.stream.topics import topics_for
 from correlator.topology_files import parse_topology_text
 
@@ -38,7 +43,9 @@ async def publish_topology(
     config: WorkerConfig, topology: Topology, text: str, source: str
 ) -> None:
     """Produce a validated topology to the `topology` topic (key: its name)."""
-    producer = new_producer(config, acks="all")
+    producer = new_producer(
+        config, acks="all", compression_type="gzip", max_request_size=TOPOLOGY_MAX_BYTES
+    )
     try:
         await producer.start()
         await producer.send_and_wait(
@@ -77,7 +84,9 @@ class TopologyWatcher(Service):
 
         topic = self.ctx.topics.topology
         self._consumer = AIOKafkaConsumer(
-            **client_kwargs(self.ctx.config), enable_auto_commit=False
+            **client_kwargs(self.ctx.config),
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=TOPOLOGY_MAX_BYTES,
         )
         await self._consumer.start()
         partitions = self._consumer.partitions_for_topic(topic) or {0}
