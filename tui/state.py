@@ -24,8 +24,8 @@ from correlator.records import (
 from tui.formatting import format_duration
 from tui.timeline import EVENT_KINDS, IncidentTimeline
 
-Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
-SEVERITIES: Final[tuple[Severity, ...]] = ("SEV1", "SEV2", "SEV3", "SEV4")
+IncidentSeverity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
+SEVERITIES: Final[tuple[IncidentSeverity, ...]] = ("SEV1", "SEV2", "SEV3", "SEV4")
 SortKey = Literal["severity", "customers", "newest", "updated"]
 SORT_KEYS: Final[tuple[SortKey, ...]] = ("severity", "customers", "newest", "updated")
 

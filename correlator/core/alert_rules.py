@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from correlator.core.alerts import Alert, Severity
+from correlator.core.alerts import Alert, AlertSeverity
 from correlator.core.matching import Selector, compile_selector
 
 
@@ -21,7 +21,7 @@ class AlertRule:
     """One rule: a label selector (shell-style globs in values) and what it sets."""
 
     match: tuple[tuple[str, str], ...]
-    severity: Severity | None = None
+    severity: AlertSeverity | None = None
     heartbeat: bool = False
     selector: Selector = field(init=False, compare=False, repr=False)
 

@@ -11,7 +11,8 @@ from typing import Any, Literal
 from correlator.core.timefmt import MINUTE, Millis, TimeFormatError, format_time, parse_time
 
 Status = Literal["firing", "resolved"]
-Severity = Literal["critical", "warning", "info"]
+AlertSeverity = Literal["critical", "warning", "info"]
+"""How bad an alert says it is (incidents have `IncidentSeverity`, SEV1–4)."""
 Health = Literal["down", "degraded", "healthy"]
 
 SEVERITY_RANK: Mapping[str, int] = {"critical": 2, "warning": 1, "info": 0}
@@ -22,11 +23,11 @@ is no bound into the past: Alertmanager re-sends a long-firing alert with its or
 RECORDED: Millis = -1
 """`received_at` of an alert decoded from a recording (replay): stamped after decoding with
 the alert's own event time, so the 5 min window is not checked against it."""
-NO_SEVERITY: Severity = "warning"
+NO_SEVERITY: AlertSeverity = "warning"
 """The severity of an alert that names none (Grafana's default, many Alertmanager rules): a
 firing alert is never silently ignored, and never claims customers are cut off unasked."""
 
-_SEVERITY_WORDS: dict[str, Severity] = {
+_SEVERITY_WORDS: dict[str, AlertSeverity] = {
     **dict.fromkeys(
         (
             "critical",
@@ -74,7 +75,7 @@ class AlertError(ValueError):
     """An alert that cannot be accepted; the message is the dead-letter reason."""
 
 
-def normalise_severity(value: object) -> Severity:
+def normalise_severity(value: object) -> AlertSeverity:
     """A severity word or priority (case-insensitive; DESIGN §4) → critical, warning or info.
 
     critical/error/high/severe/fatal/…/P1/P2 (and Opsgenie's numeric 1, 2) → critical;
@@ -108,7 +109,7 @@ class Alert:
 
     fingerprint: str
     status: Status
-    severity: Severity
+    severity: AlertSeverity
     labels: Mapping[str, str]
     received_at: Millis
     annotations: Mapping[str, str] = field(default_factory=dict)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from correlator.core.alert_state import AlertTransition
-from correlator.core.alerts import Alert, Health, Severity
+from correlator.core.alerts import Alert, AlertSeverity, Health
 from correlator.core.timefmt import Millis
 
 NEWEST_ALERTS = 20
@@ -22,7 +22,7 @@ class AlertBrief:
     """What an incident shows of one alert."""
 
     fingerprint: str
-    severity: Severity
+    severity: AlertSeverity
     summary: str
     starts_at: Millis | None
 

@@ -12,10 +12,10 @@ from correlator.core.snapshot import (
     ComponentEntry,
     ImpactSummary,
     IncidentEvent,
+    IncidentSeverity,
     IncidentSnapshot,
     IncidentStatus,
     ServiceImpact,
-    Severity,
 )
 from correlator.core.timefmt import MINUTE, Millis
 
@@ -50,9 +50,9 @@ class Incident:
     last_reach: frozenset[str] = frozenset()
     services: frozenset[str] = frozenset()
     snapshot: IncidentSnapshot | None = None
-    severity: Severity = "SEV4"
+    severity: IncidentSeverity = "SEV4"
     peak_customers: int = 0
-    peak_severity: Severity = "SEV4"
+    peak_severity: IncidentSeverity = "SEV4"
     ack_by: str | None = None
     ack_at: Millis | None = None
     last_components: tuple[ComponentEntry, ...] = ()

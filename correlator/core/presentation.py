@@ -12,15 +12,15 @@ from fractions import Fraction
 from correlator.core.figures import Evaluation
 from correlator.core.snapshot import (
     ComponentEntry,
+    IncidentSeverity,
     IncidentSnapshot,
     SegmentImpact,
     ServiceEntry,
-    Severity,
 )
 from correlator.core.topology import Topology
 
 
-def severity_of(topology: Topology, ev: Evaluation, sev1_fraction: Fraction) -> Severity:
+def severity_of(topology: Topology, ev: Evaluation, sev1_fraction: Fraction) -> IncidentSeverity:
     """SEV1: a tier-1 service fully down, or tier-1/2 customers at `sev1_fraction` of all;
     SEV2: any customers cut off through tier-1/2; SEV3: through tier-3/4 only; else SEV4."""
     if any(f.impact == 1 and topology.nodes[sid].tier == 1 for sid, f in ev.services.items()):

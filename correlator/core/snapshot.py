@@ -13,7 +13,8 @@ from correlator.core.figures import ServiceState
 from correlator.core.health import AlertBrief
 from correlator.core.timefmt import Millis
 
-Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
+IncidentSeverity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
+"""How bad an incident is (alerts have `AlertSeverity`: critical, warning, info)."""
 IncidentStatus = Literal["open", "resolved", "merged"]
 EventType = Literal[
     "incident.opened",
@@ -27,7 +28,7 @@ EventType = Literal[
 SEVERITY_ORDER: dict[str, int] = {"SEV1": 1, "SEV2": 2, "SEV3": 3, "SEV4": 4}
 
 
-def worse(a: Severity, b: Severity) -> Severity:
+def worse(a: IncidentSeverity, b: IncidentSeverity) -> IncidentSeverity:
     """The more severe of two severities (SEV1 is the worst)."""
     return a if SEVERITY_ORDER[a] <= SEVERITY_ORDER[b] else b
 
@@ -72,7 +73,7 @@ class IncidentSnapshot:
     seq: int
     status: IncidentStatus
     merged_into: str | None
-    severity: Severity
+    severity: IncidentSeverity
     title: str
     opened_at: Millis
     updated_at: Millis
@@ -81,7 +82,7 @@ class IncidentSnapshot:
     customers_affected: int
     customers_degraded: int
     peak_customers_affected: int
-    peak_severity: Severity
+    peak_severity: IncidentSeverity
     segments: tuple[SegmentImpact, ...]
     business_services: tuple[ServiceEntry, ...]
     root_causes: tuple[str, ...]

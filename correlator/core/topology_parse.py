@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from correlator.core.alert_rules import AlertRule
-from correlator.core.alerts import Severity
+from correlator.core.alerts import AlertSeverity
 from correlator.core.topology import Division, Entry, Node, Segment, Topology
 from correlator.errors import TopologyError
 
@@ -37,7 +37,7 @@ _SEGMENT_KEYS = _COMMON_KEYS | {"customers", "uses"}
 _SERVICE_KEYS = _COMMON_KEYS | {"tier", "depends_on"}
 _COMPONENT_KEYS = _COMMON_KEYS | {"kind", "aliases", "depends_on", "match"}
 _RULE_KEYS = {"match", "severity", "heartbeat", "description"}
-_RULE_SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+_RULE_SEVERITIES: tuple[AlertSeverity, ...] = ("critical", "warning", "info")
 
 
 class _Ctx:

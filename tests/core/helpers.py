@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from correlator.core.alerts import Alert, Severity
+from correlator.core.alerts import Alert, AlertSeverity
 from correlator.core.topology import Topology
 from correlator.core.topology_parse import parse_topology
 
@@ -19,7 +19,7 @@ def topology(doc: dict[str, Any]) -> Topology:
 def firing(
     component: str,
     at: int,
-    severity: Severity = "critical",
+    severity: AlertSeverity = "critical",
     fp: str | None = None,
     summary: str = "",
 ) -> Alert:
@@ -35,7 +35,7 @@ def firing(
 
 
 def resolved(
-    component: str, at: int, severity: Severity = "critical", fp: str | None = None
+    component: str, at: int, severity: AlertSeverity = "critical", fp: str | None = None
 ) -> Alert:
     return Alert(
         fingerprint=fp or f"{component}-{severity}",
