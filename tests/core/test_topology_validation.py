@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from correlator.errors import TopologyError
@@ -55,3 +57,17 @@ def test_forbidden_shapes_are_rejected_in_one_line(body: str, message: str) -> N
     with pytest.raises(TopologyError) as caught:
         parse_topology_text(HEAD + body, "t.yaml")
     assert str(caught.value) == message
+
+
+def test_both_yaml_readers_give_the_same_topology() -> None:
+    """The fast reader (ryaml, YAML 1.2) and the strict PyYAML one agree on every example."""
+    import yaml
+
+    from correlator.core.topology_parse import parse_topology
+    from correlator.topology_files import _StrictLoader, load_topology
+
+    for path in sorted(Path("topologies").glob("*.yaml")):
+        fast = load_topology(path)
+        strict = parse_topology(yaml.load(path.read_bytes(), Loader=_StrictLoader), str(path))
+        assert fast.version == strict.version
+        assert fast.nodes == strict.nodes
