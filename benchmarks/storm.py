@@ -71,10 +71,12 @@ def _write_storm(path: Path, failing: list[str], seed: int) -> None:
 
 
 _CHILD = """
-import resource, sys
+import sys
 from correlator.cli import main
 code = main(sys.argv[1:])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+# VmHWM: this process's own peak (ru_maxrss would include the parent's, copied at fork)
+peak = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+print(peak, file=sys.stderr)
 sys.exit(code)
 """
 
