@@ -127,6 +127,7 @@ def snapshot_to_dict(snapshot: IncidentSnapshot) -> dict[str, Any]:
         "acknowledged_by": snapshot.acknowledged_by,
         "acknowledged_at": _time(snapshot.acknowledged_at),
         "topology": {"name": snapshot.topology_name, "version": snapshot.topology_version},
+        "planned": snapshot.planned,
     }
 
 
@@ -165,6 +166,7 @@ def summary_to_dict(summary: ImpactSummary, ingest_lag_seconds: float = 0.0) -> 
         "customers_total": summary.customers_total,
         "customers_affected": summary.customers_affected,
         "customers_degraded": summary.customers_degraded,
+        "customers_affected_planned": summary.customers_affected_planned,
         "estimated": summary.estimated,
         "segments": [segment_to_dict(s) for s in summary.segments],
         "unattached_problems": list(summary.unattached_problems),

@@ -157,9 +157,13 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
         # `take` acks the batch only after this body has sent its outputs (at-least-once).
         async for values in stream.take(config.impact_batch, within=0.005):
             state = await stage.ready()
+            started = time.perf_counter()
             result = stage.apply(state, list(values))
+            evaluated = time.perf_counter()
             await ctx.send(stage.outputs(result))
             ctx.count("impact.inputs", len(values))
+            ctx.metrics.impact_seconds.observe(evaluated - started)
+            ctx.metrics.stage_seconds.labels("impact").observe(time.perf_counter() - started)
 
     decorate = app.timer(config.tick_interval, name=f"{config.app_id}.impact_tick")
 
