@@ -110,32 +110,6 @@ class _Graph:
         self.is_service = {n: node.role == "business_service" for n, node in nodes.items()}
         self.critical = {n: node.tier <= 2 for n, node in nodes.items()}
 
-    def upstream_bits(self, node_id: str) -> int:
-        """`node_id` and everything that depends on it, as a bitset over `index`."""
-        buffer = bytearray((len(self.order) + 8) // 8)
-        seen = {node_id}
-        stack = [node_id]
-        dependents = self.topo.dependents
-        index = self.index
-        while stack:
-            n = stack.pop()
-            i = index[n]
-            buffer[i >> 3] |= 1 << (i & 7)
-            for d in dependents.get(n, ()):
-                if d not in seen:
-                    seen.add(d)
-                    stack.append(d)
-        return int.from_bytes(buffer, "little")
-
-    def bits_of(self, node_ids: Iterable[str]) -> int:
-        buffer = bytearray((len(self.order) + 8) // 8)
-        index = self.index
-        for n in node_ids:
-            i = index[n]
-            buffer[i >> 3] |= 1 << (i & 7)
-        return int.from_bytes(buffer, "little")
-
-
 def graph_of(topo: Topology) -> _Graph:
     """The evaluation indexes of `topo`, built on first use and kept with it."""
     cached = topo._index.get("graph")
@@ -248,8 +222,12 @@ class Evaluator:
         # Reach, per problem, with the upstream it depends on.
         self._down_reach: dict[str, frozenset[str]] = {}
         self._bad_reach: dict[str, frozenset[str]] = {}
-        self._visited: dict[tuple[str, bool], int] = {}
-        """Per (problem, down_only): the nodes its reach search went through, as bits."""
+        self._seen_by: dict[str, int] = {}
+        """Per node: the reach searches that went through it, as bits over `_slot`."""
+        self._slot: dict[str, int] = {}
+        """Per problem with a cached reach: its bit in `_seen_by` (slots are not reused
+        until the whole index is rebuilt)."""
+        self._slot_owner: list[str] = []
         self._last: Evaluation = EMPTY
         self._version = 0
         self._reach_epoch = next(_EPOCHS)
@@ -259,6 +237,8 @@ class Evaluator:
         # Scopes in use, counted, so `estimated` costs the distinct scopes, not the services.
         self._svc_scope: dict[str, int] = {}
         self._scope_uses: dict[int, int] = {}
+        self._pscope: dict[str, int] = {}
+        self._problem_scope_uses: dict[int, int] = {}
         self._new_keys = False
         self._combos_of(0)  # the all-rest key: most evaluations need no other
         self._key_space()
@@ -292,6 +272,7 @@ class Evaluator:
         flipped = self._set_problems(wanted, changed)
         dirty_nodes = self._propagate([self.topology.scc[c] for c in changed])
         hits_changed = self._update_hits(flipped)
+        self._count_problem_scopes(dirty_nodes, changed)
         dirty_services, keys_grew = self._refresh_combos(hits_changed, dirty_nodes)
         if keys_grew:
             self._key_space()
@@ -352,6 +333,20 @@ class Evaluator:
                     stack.append((t, delta))
         # an SCC may flip on and off again within one change: only the net flips count
         return [n for s, before in was.items() if (s in count) != before for n in g.scc_members[s]]
+
+    def _count_problem_scopes(self, dirty: set[str], changed: list[str]) -> None:
+        """Keep the scopes of the problems counted (for `estimated`) as they change."""
+        uses = self._problem_scope_uses
+        for p in {*changed, *(n for n in dirty if n in self.problems or n in self._pscope)}:
+            before = self._pscope.pop(p, None)
+            if before is not None:
+                uses[before] -= 1
+                if not uses[before]:
+                    del uses[before]
+            if p in self.problems:
+                scope = self._scope.get(p, 0)
+                self._pscope[p] = scope
+                uses[scope] = uses.get(scope, 0) + 1
 
     def _affected(self, n: str) -> bool:
         return self.topology.scc[n] in self._count
@@ -609,7 +604,7 @@ class Evaluator:
         scopes = set(self._scope_uses)
         scopes |= set(self._segment_scope.values())
         if with_roots:
-            scopes |= {self._scope.get(p, 0) for p in self.problems}
+            scopes |= set(self._problem_scope_uses)
         return any(combos[s].sampled for s in scopes if s in combos)
 
     # -- figures --------------------------------------------------------------------------------
@@ -755,17 +750,17 @@ class Evaluator:
         node is one of them (the entry's state, or a new dependent, changed).
         """
         caches = (self._down_reach, self._bad_reach)
-        if everything:
+        problems = self.problems
+        if everything or len(self._slot_owner) > 4 * len(problems) + 256:
             for cache in caches:
                 cache.clear()
-            self._visited.clear()
+            self._seen_by.clear()
+            self._slot.clear()
+            self._slot_owner.clear()
             self._reach_epoch = next(_EPOCHS)
             return
-        problems = self.problems
         if not dirty:
-            gone = [p for p in self._down_reach if p not in problems]
-            gone += [p for p in self._bad_reach if p not in problems]
-            for p in gone:
+            for p in [p for p in self._slot if p not in problems]:
                 self._forget(p)
             return
         nodes = self.topology.nodes
@@ -778,10 +773,17 @@ class Evaluator:
                 for e in nodes[y].entries:
                     if n in e.members:
                         near.update(e.members)
-        trigger = self.g.bits_of(near)
-        for (p, down_only), visited in list(self._visited.items()):
-            if p not in problems or visited & trigger:
-                self._forget(p)
+        seen_by = self._seen_by
+        hit = 0
+        for n in near:
+            hit |= seen_by.get(n, 0)
+        owners = self._slot_owner
+        while hit:
+            low = hit & -hit
+            self._forget(owners[low.bit_length() - 1])
+            hit ^= low
+        for p in [p for p in self._slot if p not in problems]:
+            self._forget(p)
 
     def reach_dropped(self) -> tuple[int, int, frozenset[str]]:
         """What the last evaluation may have changed in the reaches: (epoch, version, problems).
@@ -793,28 +795,36 @@ class Evaluator:
         return self._reach_epoch, self._version, frozenset(self._dropped)
 
     def _forget(self, p: str) -> None:
+        """Drop `p`'s cached reaches (its stale bits in `_seen_by` only cost a spare drop)."""
+        if self._slot.pop(p, None) is None:
+            return
         self._dropped.add(p)
         self._down_reach.pop(p, None)
         self._bad_reach.pop(p, None)
-        self._visited.pop((p, True), None)
-        self._visited.pop((p, False), None)
 
     def reach(self, p: str, *, down_only: bool) -> frozenset[str]:
         """`p`'s down-reach (or degraded-reach), computed on first use after a change."""
         cache = self._down_reach if down_only else self._bad_reach
         found = cache.get(p)
         if found is None:
+            slot = self._slot.get(p)
+            if slot is None:
+                slot = self._slot[p] = len(self._slot_owner)
+                self._slot_owner.append(p)
             found, visited = self._reach_of(p, down_only=down_only)
             cache[p] = found
-            self._visited[(p, down_only)] = visited
+            bit = 1 << slot
+            seen_by = self._seen_by
+            for n in visited:
+                seen_by[n] = seen_by.get(n, 0) | bit
         return found
 
-    def _reach_of(self, p: str, *, down_only: bool) -> tuple[frozenset[str], int]:
+    def _reach_of(self, p: str, *, down_only: bool) -> tuple[frozenset[str], Iterable[str]]:
         """Business services joined to `p` by a path of down (or bad) nodes in one combination."""
         states = self._down if down_only else self._bad
         start = states.get(p, 0)
         if not start:
-            return frozenset(), self.g.bits_of((p,))
+            return frozenset(), (p,)
         carried = {p: start}
         stack = [p]
         uses = self.g.uses
@@ -844,7 +854,7 @@ class Evaluator:
                 scope = self._scope.get(n)
                 if scope is not None and mask & self._combos_of(scope).mask:
                     out.append(n)
-        return frozenset(out), self.g.bits_of(carried)
+        return frozenset(out), carried
 
 
 class _Reach(Mapping[str, frozenset[str]]):

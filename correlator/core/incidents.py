@@ -81,8 +81,9 @@ class _Incident:
     """Bumped on every change of `members`."""
     reach: ReachUnion = field(default_factory=lambda: ReachUnion())
     """The union of its members' down-reaches, kept up to date by differences."""
-    built_from: tuple[object, ...] | None = None
-    """What the last snapshot was built from; the same inputs build the same snapshot."""
+    dirty: bool = True
+    """Something its snapshot is built from changed since it was last built."""
+    services_sorted: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -194,6 +195,12 @@ class IncidentTracker:
         self._service_inputs: tuple[Evaluation, dict[str, tuple[str, ...]]] | None = None
         self._summary: ImpactSummary | None = None
         self._alone: dict[tuple[str, ProblemState], tuple[int, int]] = {}
+        self.problems: dict[str, ProblemState] = {}
+        """Components whose own health is down or degraded (kept with `health`)."""
+        self._unplaced: set[str] = set()
+        """Problems in no incident: new ones, and unattached ones."""
+        self._touched: set[str] = set()
+        """Components whose health record changed since the last step."""
         self.global_eval: Evaluation = EMPTY
         self._set_topology(topology)
 
@@ -206,11 +213,21 @@ class IncidentTracker:
 
     def apply_health(self, records: Iterable[ComponentHealth], now: Millis) -> StepResult:
         """Fold health records (newest wins per component) and re-evaluate."""
+        nodes = self.topology.nodes
         for record in records:
+            c = record.id
+            self._touched.add(c)
             if record.state == "healthy" and record.alert_count == 0:
-                self.health.pop(record.id, None)
+                self.health.pop(c, None)
             else:
-                self.health[record.id] = record
+                self.health[c] = record
+            if record.state == "healthy" or c not in nodes:
+                if self.problems.pop(c, None) is not None:
+                    self._unplaced.discard(c)
+            else:
+                self.problems[c] = record.state
+                if c not in self.member_of:
+                    self._unplaced.add(c)
         return self.step(now)
 
     def acknowledge(self, incident_id: str, by: str, at: Millis) -> StepResult:
@@ -236,23 +253,26 @@ class IncidentTracker:
     def step(self, now: Millis) -> StepResult:
         """Re-evaluate with the current health at event time `now`."""
         topo = self.topology
-        problems: dict[str, ProblemState] = {
-            c: h.state for c, h in self.health.items() if h.state != "healthy" and c in topo.nodes
-        }
+        problems = self.problems
         # Root causes too: when one incident holds every problem (a storm), its own figures are
-        # these, found in the cache.
+        # these.
         g = self.evaluator.evaluate(problems, reach=True, root_causes=True)
         self.global_eval = g
         special: dict[str, EventType] = {}
         merged_now: list[_Incident] = []
-        active = self._active()
-
-        for inc in active:
-            for member in sorted(m for m in inc.members if m not in problems):
-                inc.members.discard(member)
+        touched, self._touched = self._touched, set()
+        for c in sorted(touched, key=lambda c: topo.order.get(c, -1)):
+            inc_id = self.member_of.get(c)
+            if inc_id is None:
+                continue
+            inc = self.incidents[inc_id]
+            inc.dirty = True
+            if c not in problems:
+                inc.members.discard(c)
                 inc.revision += 1
-                self.member_of.pop(member, None)
-                self.last_incident_of[member] = inc.id
+                self.member_of.pop(c, None)
+                self.last_incident_of[c] = inc.id
+        for inc in self._active():
             if not inc.members and inc.pending_since is None:
                 inc.pending_since = now
 
@@ -288,7 +308,7 @@ class IncidentTracker:
         # the degraded-only ones, so that problems arriving in one step group the same way
         # whatever their order (a warning can join an incident opened in the same step).
         order = topo.order
-        new = sorted((p for p in problems if p not in self.member_of), key=order.__getitem__)
+        new = sorted(self._unplaced, key=order.__getitem__)
         degraded_only: list[str] = []
         unattached: list[str] = []
         for p in new:
@@ -359,6 +379,7 @@ class IncidentTracker:
         for record in health:
             if record.state != "healthy" or record.alert_count:
                 self.health[record.id] = record
+        self._sync_problems()
         problems = {c for c, h in self.health.items() if h.state != "healthy"}
         stored: dict[str, IncidentSnapshot] = {}
         for snap in sorted(snapshots, key=lambda s: (s.opened_at, s.id)):
@@ -472,6 +493,8 @@ class IncidentTracker:
     def _add(self, inc: _Incident, problem: str) -> None:
         inc.members.add(problem)
         inc.revision += 1
+        inc.dirty = True
+        self._unplaced.discard(problem)
         self.member_of[problem] = inc.id
         self.last_incident_of[problem] = inc.id
         inc.pending_since = None
@@ -483,6 +506,7 @@ class IncidentTracker:
             self._add(into, member)
         absorbed.members.clear()
         absorbed.revision += 1
+        absorbed.dirty = True
         absorbed.status = "merged"
         absorbed.merged_into = into.id
         absorbed.pending_since = None
@@ -602,7 +626,10 @@ class IncidentTracker:
                 topo.order[f.id],
             ),
         )
-        inc.services = frozenset(f.id for f in services)
+        names = frozenset(f.id for f in services)
+        if names != inc.services or len(inc.services_sorted) != len(names):
+            inc.services = names
+            inc.services_sorted = tuple(sorted(names))
         service_entries = tuple(
             ServiceEntry(
                 f.id,
@@ -669,29 +696,9 @@ class IncidentTracker:
     def _publish(
         self, inc: _Incident, now: Millis, kind: EventType | None, result: StepResult
     ) -> None:
-        if kind is None and inc.snapshot is not None:
-            ev = self._evaluate_members(inc) if inc.members else EMPTY
-            inputs = (
-                ev,
-                self.topology,
-                inc.revision,
-                inc.status,
-                inc.ack_by,
-                inc.resolved_at,
-                tuple(self.health.get(m) for m in inc.members),
-            )
-            last = inc.built_from
-            inc.built_from = inputs
-            if (
-                last is not None
-                and last[0] is ev
-                and last[1] is self.topology
-                and last[2:6] == inputs[2:6]
-                and all(a is b for a, b in zip(last[6], inputs[6], strict=True))  # type: ignore[call-overload]
-            ):
-                return  # built from the same inputs: the same snapshot
-        else:
-            inc.built_from = None
+        if kind is None and inc.snapshot is not None and not inc.dirty:
+            return  # nothing it is built from changed: the same snapshot
+        inc.dirty = False
         snapshot = self._build(inc, now)
         if kind is None:
             if inc.snapshot is not None and inc.snapshot.material() == snapshot.material():
@@ -709,7 +716,7 @@ class IncidentTracker:
         g = self.global_eval
         incidents_of: dict[str, list[str]] = {}
         for inc in self._active():
-            for sid in sorted(inc.services):
+            for sid in inc.services_sorted:
                 incidents_of.setdefault(sid, []).append(inc.id)
         current = {sid: tuple(ids) for sid, ids in incidents_of.items()}
         before = self._service_inputs
@@ -800,5 +807,15 @@ class IncidentTracker:
                 self._users.setdefault(sid, []).append(segment.customers)
         self._service_inputs = None
         self.global_eval = EMPTY  # evaluations of another topology are not reused
+        self._sync_problems()
         for inc in self.incidents.values():
             inc.evaluator = None
+            inc.dirty = True
+
+    def _sync_problems(self) -> None:
+        """The problem set (and what is not yet placed) from `health`, from scratch."""
+        nodes = self.topology.nodes
+        self.problems = {
+            c: h.state for c, h in self.health.items() if h.state != "healthy" and c in nodes
+        }
+        self._unplaced = {p for p in self.problems if p not in self.member_of}

@@ -20,7 +20,7 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
-from correlator.core.impact import Evaluator
+from correlator.core.evaluator import Evaluator
 from correlator.core.topology import Topology
 
 ACT_SECONDS: Final = {
