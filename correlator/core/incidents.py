@@ -16,6 +16,7 @@ from correlator.core.alerts import Alert
 from correlator.core.health import ComponentHealth
 from correlator.core.evaluator import Evaluator
 from correlator.core.figures import EMPTY, Evaluation, ProblemState, round_half_up
+from correlator.core.maintenance import MaintenanceBook, MaintenanceWindow
 from correlator.core.presentation import (
     comparable,
     incident_title,
@@ -202,6 +203,8 @@ class IncidentTracker:
         self._touched: set[str] = set()
         """Components whose health record changed since the last step."""
         self.global_eval: Evaluation = EMPTY
+        self.maintenance = MaintenanceBook()
+        self._maintenance_at: tuple[Millis, tuple[MaintenanceWindow, ...]] = (0, ())
         self._set_topology(topology)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -242,6 +245,12 @@ class IncidentTracker:
         self._publish(inc, at, "incident.acknowledged", result)
         return result
 
+    def set_maintenance(self, window: MaintenanceWindow, now: Millis | None) -> StepResult:
+        """Declare, change or end (`ends_at` in the past) a planned-work window; re-evaluate at
+        `now` (None: no step yet, the window is only kept)."""
+        self.maintenance.put(window)
+        return StepResult() if now is None else self.step(now)
+
     def set_stale_sources(self, sources: tuple[str, ...], now: Millis) -> StepResult:
         self.stale_sources = sources
         result = StepResult()
@@ -254,6 +263,7 @@ class IncidentTracker:
         """Re-evaluate with the current health at event time `now`."""
         topo = self.topology
         problems = self.problems
+        self._maintenance_step(now)
         # Root causes too: when one incident holds every problem (a storm), its own figures are
         # these.
         g = self.evaluator.evaluate(problems, reach=True, root_causes=True)
@@ -471,8 +481,24 @@ class IncidentTracker:
         return min(times) if times else None
 
     def due(self, now: Millis) -> bool:
-        """Does time alone (a pending resolution or an expiry) call for a step at `now`?"""
-        return any(t is not None and t <= now for t in (self.next_deadline(), self.next_expiry()))
+        """Does time alone (a pending resolution, an expiry, a window) call for a step at `now`?"""
+        times = (self.next_deadline(), self.next_expiry(), self.next_maintenance_change())
+        return any(t is not None and t <= now for t in times)
+
+    def next_maintenance_change(self) -> Millis | None:
+        """When a window starts or ends after the last step while an incident is open (its
+        planned flag may change then), if ever: a deadline for idle ticks and replay."""
+        if not any(inc.members for inc in self.incidents.values() if inc.active):
+            return None
+        return self.maintenance.next_change(self._maintenance_at[0])
+
+    def _maintenance_step(self, now: Millis) -> None:
+        """Rebuild every open incident's snapshot when the windows in force changed."""
+        active = self.maintenance.state_at(now)
+        if active != self._maintenance_at[1]:
+            for inc in self.incidents.values():
+                inc.dirty = inc.dirty or inc.active
+        self._maintenance_at = (now, active)
 
     def next_deadline(self) -> Millis | None:
         """When a pending incident will resolve, if any (for idle clock ticks and replay)."""
@@ -676,6 +702,11 @@ class IncidentTracker:
             acknowledged_at=inc.ack_at,
             topology_name=topo.name,
             topology_version=topo.version,
+            planned=(
+                bool(roots) and self.maintenance.planned(topo, roots, now) == frozenset(roots)
+                if inc.members
+                else inc.snapshot is not None and inc.snapshot.planned
+            ),
         )
 
     def _component_entry(self, component: str, root: bool) -> ComponentEntry:
@@ -779,6 +810,14 @@ class IncidentTracker:
             unattached_problems=self.unattached,
             stale_sources=self.stale_sources,
             open_incidents=len(self._active()),
+            customers_affected_planned=min(
+                g.customers_affected,
+                sum(
+                    i.snapshot.customers_affected
+                    for i in self._active()
+                    if i.snapshot is not None and i.snapshot.planned
+                ),
+            ),
         )
         if self._summary is not None and self._summary.material() == summary.material():
             return
