@@ -24,6 +24,7 @@ from correlator.notify import NotifySettings
 from correlator.stream.metrics import WorkerMetrics, reason_class
 from correlator.stream.topics import topics_for
 
+DEAD = "correlator_dead_letters_total"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -113,7 +114,7 @@ async def test_metrics_scraped_from_a_worker_move_with_the_alerts(
             notify=NotifySettings(urls=(hook,), attempts=1, timeout=5.0),
         )
         topics = topics_for(config)
-        async with running(config) as app, aiohttp.ClientSession() as session:
+        async with running(config), aiohttp.ClientSession() as session:
             await notifier_started(f"{config.app_id}-notify", config.bootstrap)
 
             async def impact_ready() -> tuple[bool, Samples]:
@@ -149,9 +150,7 @@ async def test_metrics_scraped_from_a_worker_move_with_the_alerts(
     assert fmt == "alertmanager"
     assert value(after, "correlator_alerts_received_total", format="alertmanager") == 2
     assert value(after, "correlator_payloads_received_total") == 4
-    dead = {
-        dict(ls)["reason"]: v for (n, ls), v in after.items() if n == "correlator_dead_letters_total"
-    }
+    dead = {dict(ls)["reason"]: v for (n, ls), v in after.items() if n == DEAD}
     assert dead == {"unknown_format": 1.0, "not_json": 1.0}
     # The gauges are the impact stage's figures, as published on impact.summary.
     assert value(after, "correlator_customers_affected") == summary["customers_affected"] > 0
@@ -199,4 +198,3 @@ def test_each_worker_has_its_own_registry() -> None:
     a.unmapped.inc(3)
     assert value(parse(a.exposition().decode()), "correlator_alerts_unmapped_total") == 3
     assert value(parse(b.exposition().decode()), "correlator_alerts_unmapped_total") == 0
-
