@@ -4,14 +4,17 @@ impact stage published, and a failing webhook is counted."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
+import yaml
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from test_ingress import CART_DB_DOWN, alertmanager, free_port
@@ -24,6 +27,7 @@ from correlator.notify import NotifySettings
 from correlator.stream.metrics import WorkerMetrics, reason_class
 from correlator.stream.topics import topics_for
 
+MONITORING = Path(__file__).resolve().parents[2] / "docs" / "monitoring"
 DEAD = "correlator_dead_letters_total"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -166,8 +170,21 @@ async def test_metrics_scraped_from_a_worker_move_with_the_alerts(
     assert lags == {"ingest", "alert_state", "health", "impact"}
     assert value(after, "correlator_broker_up") == 1
     assert hits == [500]
+    # The example dashboard and alert rules only query what a worker exports.
+    exported = {name for name, _ in after}
+    assert monitoring_metric_names() <= exported, monitoring_metric_names() - exported
     webhook = f"0 http://127.0.0.1:{hook.split(':')[2].split('/')[0]}"
     assert value(after, "correlator_notifications_total", webhook=webhook, outcome="failed") == 1
+
+
+def monitoring_metric_names() -> set[str]:
+    """Every correlator metric the example dashboard and alert rules query."""
+    dashboard = orjson.loads((MONITORING / "grafana-dashboard.json").read_bytes())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    rules = yaml.safe_load((MONITORING / "prometheus-rules.yaml").read_text())
+    exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    assert len(exprs) > 15
+    return {name for e in exprs for name in re.findall(r"\bcorrelator_[a-z_]+", e)}
 
 
 async def _only_open_severity(config: Any) -> str:
