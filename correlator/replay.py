@@ -8,6 +8,7 @@ same input gives byte-identical output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,11 +24,12 @@ from correlator.core.incidents import StepResult
 from correlator.core.timefmt import Millis, TimeFormatError, format_time, parse_time
 from correlator.core.topology import Topology
 from correlator.errors import UsageError
-from correlator.records import Record
+from correlator.records import TOPIC_INCIDENT_ACTIONS, Record
 from correlator.wire import (
     MaintenanceRecordError,
     impact_number,
     maintenance_from_dict,
+    maintenance_to_dict,
     snapshot_to_dict,
     step_records,
 )
@@ -318,6 +320,18 @@ def replay_records(
 ) -> Iterator[tuple[Millis, Record]]:
     """Every record the engine publishes while replaying `paths`, with its event time."""
     replay = Replay(topology, settings, fmt=fmt)
-    for clock, result in replay.run(read_inputs(paths)):
-        for record in step_records(result):
-            yield (clock, record)
+    for item in read_inputs(paths):
+        action = _maintenance_action(item.raw)
+        if action is not None:  # the war room lists the windows, as it reads incident.actions
+            with contextlib.suppress(MaintenanceRecordError):
+                window = maintenance_to_dict(maintenance_from_dict(action))
+                yield (
+                    replay.engine.clock or 0,
+                    Record(TOPIC_INCIDENT_ACTIONS, action["id"], window),
+                )
+        for clock, result in replay.feed(item):
+            for record in step_records(result):
+                yield (clock, record)
+    finished = replay.engine.finish()
+    for record in step_records(finished):
+        yield (replay.engine.clock or 0, record)
