@@ -98,3 +98,37 @@ async def test_maintenance_window_from_the_cli_plans_an_incident_until_it_is_end
 
 async def _async(value: bool) -> bool:
     return value
+
+
+@pytest.mark.kafka
+async def test_a_restarted_impact_stage_keeps_the_windows(kafka_broker: KafkaBroker) -> None:
+    config = make_config(kafka_broker.bootstrap, ACME_TOPOLOGY)
+    broker = ("--broker", config.bootstrap, "--prefix", config.topic_prefix)
+    topics = topics_for(config)
+    added = cli("add", "--component", "cart-db-2", "--for", "2h", "--reason", "r", *broker)
+    assert added.returncode == 0, added.stderr
+    async with running(config):
+        await produce(
+            config.bootstrap,
+            topics.raw,
+            [alertmanager(format_time(int(time.time() * 1000)), CART_DB_DOWN)],
+        )
+
+        async def opened() -> tuple[bool, list[dict[str, object]]]:
+            events = await records(config, topics.events)
+            return len(events) == 1, events
+
+        await wait_for(opened, 30, "no incident")
+    summaries_before = len(await records(config, topics.summary))
+    # impact.input is not replayed on a restart: the windows are read back from incident.actions.
+    async with running(config):
+
+        async def republished() -> tuple[bool, int]:
+            n = len(await records(config, topics.summary))
+            return n > summaries_before, n
+
+        await wait_for(republished, 30, "the restarted impact stage published nothing")
+        events = await records(config, topics.events)
+    assert [(e["type"], e["incident"]["planned"]) for e in events] == [("incident.opened", True)]
+    summary = (await records(config, topics.summary))[-1]
+    assert summary["customers_affected_planned"] == summary["customers_affected"] > 0
