@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Literal
 
-from correlator.core.health import AlertBrief
 from correlator.core.figures import ServiceState
+from correlator.core.health import AlertBrief
 from correlator.core.timefmt import Millis
 
 Severity = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
