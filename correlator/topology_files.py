@@ -10,7 +10,6 @@ from correlator.core.topology import Topology
 from correlator.core.topology_parse import parse_topology
 from correlator.errors import TopologyError
 
-
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's C parser when PyYAML was built with it (about 15x faster on big topologies)."""
 

@@ -107,7 +107,10 @@ def test_summary_of_the_worked_example(tmp_path: Path) -> None:
             "apiVersion: correlator/v1\nname: x\ncomponents: [{id: a}, {id: a}]\n",
             "bad.yaml: component 'a': duplicate id (also a component)",
         ),
-        ("name: [unclosed\n", "bad.yaml: line 2: not valid YAML/JSON: did not find expected ',' or ']'"),
+        (
+            "name: [unclosed\n",
+            "bad.yaml: line 2: not valid YAML/JSON: did not find expected ',' or ']'",
+        ),
     ],
 )
 def test_bad_topology_is_one_line_and_exit_2(tmp_path: Path, text: str, message: str) -> None:

@@ -31,7 +31,7 @@ import itertools
 import math
 import random
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -51,6 +51,9 @@ _EPOCHS = itertools.count()
 
 REST = "\x00rest"
 """The merged part of a division whose members are all unaffected."""
+
+PREREGISTER_LIMIT = 512
+"""At most this many keys are given bits before any evaluation (see `_preregister`)."""
 
 Key = tuple[tuple[str, str], ...]
 """A combination as evaluated: its (division id, part) pairs without "rest", sorted."""
@@ -108,7 +111,9 @@ class _Graph:
             for sid in segment.uses:
                 self.segments_of.setdefault(sid, []).append(i)
         self.is_service = {n: node.role == "business_service" for n, node in nodes.items()}
+        self.entries = {n: node.entries for n, node in nodes.items()}
         self.critical = {n: node.tier <= 2 for n, node in nodes.items()}
+
 
 def graph_of(topo: Topology) -> _Graph:
     """The evaluation indexes of `topo`, built on first use and kept with it."""
@@ -238,9 +243,17 @@ class Evaluator:
         self._svc_scope: dict[str, int] = {}
         self._scope_uses: dict[int, int] = {}
         self._pscope: dict[str, int] = {}
+        self._shrunk = False
+        """Did the last evaluation take bits away from some node (a recovery)?"""
+        self._last_dirty: set[str] = set()
+        self._edges: dict[str, list[tuple[str, Entry, str, int]]] = {}
+        """Reach search edges per node (their in-play masks depend on the key space)."""
+        self._entry_memo: dict[int, int] = {}
+        """Down masks of entries met by reach searches since the last change of node values."""
         self._problem_scope_uses: dict[int, int] = {}
         self._new_keys = False
         self._combos_of(0)  # the all-rest key: most evaluations need no other
+        self._base_keys = self._preregister()
         self._key_space()
         self._new_keys = False
 
@@ -269,6 +282,8 @@ class Evaluator:
             return self._last if self.problems else EMPTY
         self._version += 1
         self._dropped = set()
+        self._entry_memo = {}
+        self._shrunk = False
         flipped = self._set_problems(wanted, changed)
         dirty_nodes = self._propagate([self.topology.scc[c] for c in changed])
         hits_changed = self._update_hits(flipped)
@@ -286,6 +301,7 @@ class Evaluator:
         if root_causes:
             self._root_causes(dirty_nodes, changed, everything or not self._roots_valid)
         self._roots_valid = root_causes
+        self._last_dirty = dirty_nodes
         if reach:
             self._reaches(dirty_nodes, everything or not self._reach_valid)
         if not reach:
@@ -406,16 +422,28 @@ class Evaluator:
             changed.update(self._evaluate_scc(s))
         return changed
 
-    def _evaluate_scc(self, s: int) -> list[str]:
+    def _evaluate_scc(self, s: int) -> Sequence[str]:
         """Evaluate one SCC; returns its nodes whose (scope, down, bad) changed."""
         members = self.g.scc_members[s]
         scope, down, bad = self._scope, self._down, self._bad
+        if s in self._count and not self.g.cyclic[s]:  # the common case: one node, no cycle
+            n = members[0]
+            old_down, old_bad = down.get(n, 0), bad.get(n, 0)
+            old_scope = scope.get(n)
+            new_scope, new_down, new_bad = self._node_value(n)
+            if new_scope == old_scope and new_down == old_down and new_bad == old_bad:
+                return ()
+            scope[n], down[n], bad[n] = new_scope, new_down, new_bad
+            if old_down & ~new_down or old_bad & ~new_bad:
+                self._shrunk = True
+            return members
         if s not in self._count:
             gone = [n for n in members if n in scope]
             for n in gone:
                 del scope[n]
-                down.pop(n, None)
-                bad.pop(n, None)
+                lost = down.pop(n, 0) | bad.pop(n, 0)
+                if lost:
+                    self._shrunk = True
             return gone
         old = {n: (scope.get(n), down.get(n, 0), bad.get(n, 0)) for n in members}
         if self.g.cyclic[s]:
@@ -433,7 +461,12 @@ class Evaluator:
         else:
             n = members[0]
             scope[n], down[n], bad[n] = self._node_value(n)
-        return [n for n in members if old[n] != (scope[n], down[n], bad[n])]
+        changed = [n for n in members if old[n] != (scope[n], down[n], bad[n])]
+        for n in changed:
+            _, d, b = old[n]
+            if d & ~down[n] or b & ~bad[n]:
+                self._shrunk = True
+        return changed
 
     def _node_value(self, n: str) -> tuple[int, int, int]:
         full = self._full
@@ -442,7 +475,7 @@ class Evaluator:
         scope = 0
         down = full if own == "down" else 0
         bad = full if own is not None else 0
-        for entry in self.topology.nodes[n].entries:
+        for entry in self.g.entries[n]:
             kind = entry.kind
             members = entry.members
             if kind == "require":
@@ -555,6 +588,7 @@ class Evaluator:
 
     def _key_space(self) -> None:
         """Rebuild the part masks and the full mask after keys were added."""
+        self._edges = {}
         part_mask: dict[tuple[str, str], int] = {}
         for key, bit in self._key_bit.items():
             for pair in key:
@@ -583,9 +617,31 @@ class Evaluator:
             self._garbage_collect()
         return dirty, self._new_keys
 
+    def _preregister(self) -> list[Key]:
+        """Give every combination of the named divisions a bit up front when they are few.
+
+        Keys only cost bits; a key added later costs evaluating every node again. With few
+        divisions (the common case) every key any scope can ask for is known from the start.
+        """
+        divisions = [self.topology.divisions[d] for d in self.g.division_ids]
+        keys: list[Key] = [()]
+        for division in divisions:
+            keys = [
+                (*key, (division.id, part))
+                for key in keys
+                for part in (None, *division.parts)
+                if part is not None
+            ] + keys
+            if len(keys) > PREREGISTER_LIMIT:
+                return []
+        for key in keys:
+            if key not in self._key_bit:
+                self._key_bit[key] = len(self._key_bit)
+        return keys
+
     def _garbage_collect(self) -> None:
         """Drop keys no scope in use needs any more, when they are most of the key space."""
-        live = sum(len(c.keys) for c in self._combos.values())
+        live = sum(len(c.keys) for c in self._combos.values()) + len(self._base_keys)
         if len(self._key_bit) <= 64 or len(self._key_bit) <= 4 * live:
             return
         is_service = self.g.is_service
@@ -593,7 +649,7 @@ class Evaluator:
         in_use |= {self._scope.get(p, 0) for p in self.problems}
         in_use |= set(self._segment_scope.values())
         in_use.add(0)
-        self._key_bit = {}
+        self._key_bit = {key: bit for bit, key in enumerate(self._base_keys)}
         self._combos = {s: c for s, c in self._combos.items() if s in in_use}
         for combos in self._combos.values():
             self._register(combos)
@@ -612,7 +668,7 @@ class Evaluator:
     def _weight(self, combos: _Combos, mask: int) -> Fraction:
         if not mask:
             return ZERO
-        if mask & combos.mask == combos.mask:
+        if (mask & combos.mask) == combos.mask:
             return ONE
         numerators = combos.numerators or []
         total = 0
@@ -679,6 +735,7 @@ class Evaluator:
             self._key_space()
             self._recompute_all()
             self._new_keys = False
+            self._reach_epoch = next(_EPOCHS)  # the searches' key masks changed
         for segment, used, scope in todo:
             combos = self._combos_of(scope)
             down = bad = critical = 0
@@ -735,7 +792,7 @@ class Evaluator:
                 else:
                     for m in entry.members:
                         explained |= self._in_play(entry, m) & bads.get(m, 0)
-            if explained & combos.mask == combos.mask:
+            if (explained & combos.mask) == combos.mask:
                 self._roots.discard(p)
             else:
                 self._roots.add(p)
@@ -819,6 +876,103 @@ class Evaluator:
                 seen_by[n] = seen_by.get(n, 0) | bit
         return found
 
+    def search(
+        self, sources: set[str], down_only: bool, previous: ReachSearch | None = None
+    ) -> ReachSearch:
+        """The business services joined to any of `sources` (the union of their reaches).
+
+        Continues `previous` (a search of this evaluator over fewer or the same sources) when
+        the evaluations since only added trouble: a storm then costs the new edges, not the
+        region. After a recovery, a key-space change or a gap, it starts over.
+        """
+        sources = {p for p in sources if p in self.problems}
+        epoch, version = self._reach_epoch, self._version
+        if (
+            previous is not None
+            and previous.down_only == down_only
+            and previous.epoch == epoch
+            and previous.sources <= sources
+            and (
+                previous.version == version
+                or (previous.version == version - 1 and not self._shrunk)
+            )
+        ):
+            found = previous
+            stack = [p for p in sources if p not in found.sources]
+            if found.version != version:
+                stack.extend(self._frontier(found.carried, self._last_dirty))
+        else:
+            found = ReachSearch(down_only, epoch)
+            stack = list(sources)
+        found.version = version
+        found.sources = frozenset(sources)
+        states = self._down if down_only else self._bad
+        carried = found.carried
+        for p in sources:
+            carried[p] = carried.get(p, 0) | states.get(p, 0)
+        self._continue(found, stack, states)
+        return found
+
+    def _frontier(self, carried: Mapping[str, int], changed: set[str]) -> list[str]:
+        """Searched nodes whose edges up may carry more since `changed` changed."""
+        nodes = self.topology.nodes
+        dependents = self.topology.dependents
+        out = [n for n in changed if n in carried]
+        for n in changed:
+            for e in nodes[n].entries:
+                out.extend(m for m in e.members if m in carried)
+            for y in dependents.get(n, ()):
+                for e in nodes[y].entries:
+                    if n in e.members:
+                        out.extend(m for m in e.members if m in carried)
+        return out
+
+    def _continue(self, found: ReachSearch, stack: list[str], states: Mapping[str, int]) -> None:
+        """Propagate the carried masks from `stack` until nothing grows."""
+        carried = found.carried
+        down_only = found.down_only
+        edges = self._edges
+        memo = self._entry_memo
+        is_service = self.g.is_service
+        services = found.services
+        while stack:
+            x = stack.pop()
+            mask = carried.get(x, 0)
+            if not mask:
+                continue
+            out_edges = edges.get(x)
+            if out_edges is None:
+                out_edges = edges[x] = self._edges_of(x)
+            for y, entry, kind, in_play in out_edges:
+                carry = mask & states.get(y, 0)
+                if not carry:
+                    continue
+                if down_only:
+                    if kind == "soft":
+                        continue
+                    if kind != "require":
+                        key = id(entry)
+                        entry_down = memo.get(key)
+                        if entry_down is None:
+                            entry_down = memo[key] = self._entry_down(entry, states)
+                        carry &= entry_down
+                if kind == "split":
+                    carry &= in_play
+                if carry:
+                    before = carried.get(y, 0)
+                    after = carry | before
+                    if after != before:
+                        carried[y] = after
+                        stack.append(y)
+                        if is_service[y] and y not in services:
+                            scope = self._scope.get(y)
+                            if scope is not None and after & self._combos_of(scope).mask:
+                                services.add(y)
+
+    def _edges_of(self, x: str) -> list[tuple[str, Entry, str, int]]:
+        """The entries naming `x`: (dependent, entry, kind, keys under which `x` is in play)."""
+        return [(y, e, e.kind, self._in_play(e, x)) for y, e in self.g.uses.get(x, ())]
+
     def _reach_of(self, p: str, *, down_only: bool) -> tuple[frozenset[str], Iterable[str]]:
         """Business services joined to `p` by a path of down (or bad) nodes in one combination."""
         states = self._down if down_only else self._bad
@@ -827,21 +981,29 @@ class Evaluator:
             return frozenset(), (p,)
         carried = {p: start}
         stack = [p]
-        uses = self.g.uses
+        edges = self._edges
+        memo = self._entry_memo
         while stack:
             x = stack.pop()
             mask = carried[x]
-            for y, entry in uses.get(x, ()):
+            out_edges = edges.get(x)
+            if out_edges is None:
+                out_edges = edges[x] = self._edges_of(x)
+            for y, entry, kind, in_play in out_edges:
+                carry = mask & states.get(y, 0)
+                if not carry:
+                    continue
                 if down_only:
-                    if entry.kind == "soft":
+                    if kind == "soft":
                         continue
-                    carry = mask & states.get(y, 0)
-                    if carry:
-                        carry &= self._entry_down(entry, states)
-                else:
-                    carry = mask & states.get(y, 0)
-                if carry and entry.kind == "split":
-                    carry &= self._in_play(entry, x)
+                    if kind != "require":  # a required member carries whenever it is down
+                        key = id(entry)
+                        entry_down = memo.get(key)
+                        if entry_down is None:
+                            entry_down = memo[key] = self._entry_down(entry, states)
+                        carry &= entry_down
+                if kind == "split":
+                    carry &= in_play
                 if carry:
                     before = carried.get(y, 0)
                     if carry | before != before:
@@ -855,6 +1017,22 @@ class Evaluator:
                 if scope is not None and mask & self._combos_of(scope).mask:
                     out.append(n)
         return frozenset(out), carried
+
+
+class ReachSearch:
+    """A reach search from a set of problems, kept so the next one can continue it."""
+
+    __slots__ = ("carried", "down_only", "epoch", "services", "sources", "version")
+
+    def __init__(self, down_only: bool, epoch: int) -> None:
+        self.down_only = down_only
+        self.epoch = epoch
+        self.version = -1
+        self.sources: frozenset[str] = frozenset()
+        self.carried: dict[str, int] = {}
+        """Node -> keys under which a path of trouble joins it to a source."""
+        self.services: set[str] = set()
+        """Business services reached in one of their own combinations."""
 
 
 class _Reach(Mapping[str, frozenset[str]]):

@@ -13,9 +13,15 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from correlator.core.alerts import Alert
+from correlator.core.evaluator import Evaluator, ReachSearch
+from correlator.core.figures import (
+    EMPTY,
+    Evaluation,
+    ProblemState,
+    ServiceFigure,
+    round_half_up,
+)
 from correlator.core.health import ComponentHealth
-from correlator.core.evaluator import Evaluator
-from correlator.core.figures import EMPTY, Evaluation, ProblemState, round_half_up
 from correlator.core.maintenance import MaintenanceBook, MaintenanceWindow
 from correlator.core.presentation import (
     comparable,
@@ -31,6 +37,7 @@ from correlator.core.snapshot import (
     IncidentEvent,
     IncidentSnapshot,
     IncidentStatus,
+    SegmentImpact,
     ServiceEntry,
     ServiceImpact,
     Severity,
@@ -80,8 +87,9 @@ class _Incident:
     """Evaluates this incident's own problems, each step from the last."""
     revision: int = 0
     """Bumped on every change of `members`."""
-    reach: ReachUnion = field(default_factory=lambda: ReachUnion())
-    """The union of its members' down-reaches, kept up to date by differences."""
+    search: ReachSearch | None = None
+    """The search behind its down-reach, continued step after step."""
+    search_union: frozenset[str] = frozenset()
     dirty: bool = True
     """Something its snapshot is built from changed since it was last built."""
     services_sorted: tuple[str, ...] = ()
@@ -89,65 +97,6 @@ class _Incident:
     @property
     def active(self) -> bool:
         return self.status == "open"
-
-
-class ReachUnion:
-    """The union of some problems' reaches, updated by what changed since the last call.
-
-    Each member's reach is counted per service; a member is looked at again only when it
-    joined or left, or when the evaluator dropped its cached reach (something it depends on
-    changed). In a storm that keeps a step's cost at the change, not at the incident's size.
-    """
-
-    __slots__ = ("_counted", "_counts", "_union", "_synced")
-
-    def __init__(self) -> None:
-        self._counted: dict[str, frozenset[str]] = {}
-        self._counts: dict[str, int] = {}
-        self._union: frozenset[str] = frozenset()
-        self._synced = (-1, -1)
-
-    def current(
-        self,
-        members: set[str],
-        dropped: tuple[int, int, frozenset[str]],
-        reaches: Mapping[str, frozenset[str]],
-    ) -> frozenset[str]:
-        epoch, version, changed = dropped
-        counted = self._counted
-        last_epoch, last_version = self._synced
-        stale: set[str]
-        if epoch != last_epoch or last_version < version - 1:
-            stale = members | counted.keys()
-        elif last_version == version - 1:
-            stale = (members ^ counted.keys()) | (members & changed)
-        else:  # synced at this version already: only membership moved since
-            stale = members ^ counted.keys()
-        self._synced = (epoch, version)
-        if not stale:
-            return self._union
-        counts = self._counts
-        moved = False
-        for m in stale:
-            old = counted.pop(m, None)
-            if old:
-                for sid in old:
-                    n = counts[sid] - 1
-                    if n:
-                        counts[sid] = n
-                    else:
-                        del counts[sid]
-                        moved = True
-            if m in members:
-                new = reaches.get(m, frozenset())
-                counted[m] = new
-                for sid in new:
-                    n = counts.get(sid, 0)
-                    counts[sid] = n + 1
-                    moved = moved or not n
-        if moved:
-            self._union = frozenset(counts)
-        return self._union
 
 
 @dataclass(slots=True)
@@ -202,6 +151,10 @@ class IncidentTracker:
         """Problems in no incident: new ones, and unattached ones."""
         self._touched: set[str] = set()
         """Components whose health record changed since the last step."""
+        self._segments_for: tuple[Evaluation, tuple[SegmentImpact, ...]] = (EMPTY, ())
+        """The last evaluation's segment figures as published."""
+        self._unattached_at: tuple[int, int] = (-1, -1)
+        """The evaluator's (reach epoch, version) when `unattached` was found."""
         self.global_eval: Evaluation = EMPTY
         self.maintenance = MaintenanceBook()
         self._maintenance_at: tuple[Millis, tuple[MaintenanceWindow, ...]] = (0, ())
@@ -287,10 +240,16 @@ class IncidentTracker:
                 inc.pending_since = now
 
         dropped = self.evaluator.reach_dropped()
+        version = dropped[1]
+        evaluator = self.evaluator
 
         def down_reach(inc: _Incident) -> frozenset[str]:
             """Business services the incident's problems cut customers off from, now."""
-            return inc.reach.current(inc.members, dropped, g.down_reach)
+            search = inc.search
+            if search is None or search.sources != inc.members or search.version != version:
+                search = inc.search = evaluator.search(inc.members, True, search)
+                inc.search_union = frozenset(search.services)
+            return inc.search_union
 
         def reach(inc: _Incident) -> frozenset[str]:
             """Its down-reach; for a degraded-only incident its degraded-reach; else the last."""
@@ -318,7 +277,14 @@ class IncidentTracker:
         # the degraded-only ones, so that problems arriving in one step group the same way
         # whatever their order (a warning can join an incident opened in the same step).
         order = topo.order
-        new = sorted(self._unplaced, key=order.__getitem__)
+        # Problems found unattached last step stay so unless their reaches may have changed.
+        epoch, _, changed = dropped
+        if (epoch, version - 1) == self._unattached_at:
+            settled = {p for p in self.unattached if p in self._unplaced and p not in changed}
+        else:
+            settled = set()
+        self._unattached_at = (epoch, version)
+        new = sorted(self._unplaced - settled, key=order.__getitem__)
         degraded_only: list[str] = []
         unattached: list[str] = []
         for p in new:
@@ -350,6 +316,8 @@ class IncidentTracker:
                 degraded_only.append(p)
         for group in overlapping_groups(degraded_only, g.degraded_reach):
             self._reopen_or_open(group, now, special)
+        if settled:
+            unattached = sorted(settled.union(unattached), key=order.__getitem__)
         self.unattached = tuple(unattached)
         for inc in self._active():
             reach(inc)  # remember the last non-empty reach for joins while pending
@@ -601,7 +569,11 @@ class IncidentTracker:
             inc.evaluator = Evaluator(
                 self.topology, bound=self.settings.combination_bound, seed=self.settings.seed
             )
-        return inc.evaluator.evaluate(problems, root_causes=True)
+        ev = inc.evaluator.evaluate(problems, root_causes=True)
+        if len(problems) == 1:  # the same figures as the problem alone: keep them for ordering
+            ((p, state),) = problems.items()
+            self._alone[(p, state)] = (ev.customers_affected, ev.customers_degraded)
+        return ev
 
     def _ordered_roots(self, ev: Evaluation) -> tuple[str, ...]:
         """Root causes by the customers each accounts for on its own, largest first."""
@@ -614,12 +586,12 @@ class IncidentTracker:
             key = (root, ev.problems[root])
             figures = alone.get(key)
             if figures is None:
-                own = Evaluator(
-                    self.topology, bound=self.settings.combination_bound, seed=self.settings.seed
-                ).evaluate({root: key[1]})
+                own = self._scratch.evaluate({root: key[1]})
                 figures = alone[key] = (own.customers_affected, own.customers_degraded)
             return (-figures[0], -figures[1], order[root])
 
+        if len(ev.root_causes) < 2:
+            return tuple(ev.root_causes)
         return tuple(sorted(ev.root_causes, key=weight))
 
     def _build(self, inc: _Incident, now: Millis) -> IncidentSnapshot:
@@ -627,8 +599,9 @@ class IncidentTracker:
         if inc.members:
             ev = self._evaluate_members(inc)
             roots = self._ordered_roots(ev)
+            root_set = ev.root_causes
             components = tuple(
-                self._component_entry(m, m in ev.root_causes)
+                self._component_entry(m, m in root_set)
                 for m in sorted(inc.members, key=topo.order.__getitem__)
             )
             inc.last_components, inc.last_root_causes = components, roots
@@ -642,32 +615,14 @@ class IncidentTracker:
                 )
                 for c in inc.last_components
             )
-        # Floats order these exactly: weights are products of shares with small denominators.
-        services = sorted(
-            ev.services.values(),
-            key=lambda f: (
-                -float(f.impact),
-                -float(f.degraded),
-                topo.nodes[f.id].tier,
-                topo.order[f.id],
-            ),
-        )
-        names = frozenset(f.id for f in services)
+        cached = [self._service_entry(f) for f in ev.services.values()]
+        cached.sort(key=lambda c: c[0])
+        service_entries = tuple(c[1] for c in cached)
+        names = frozenset(ev.services)
         if names != inc.services or len(inc.services_sorted) != len(names):
             inc.services = names
             inc.services_sorted = tuple(sorted(names))
-        service_entries = tuple(
-            ServiceEntry(
-                f.id,
-                topo.nodes[f.id].name,
-                topo.nodes[f.id].tier,
-                f.impact,
-                f.state,
-                topo.nodes[f.id].owner,
-            )
-            for f in services
-        )
-        segments = segment_impacts(topo, ev)
+        segments = self._segment_impacts(ev)
         customers = ev.customers_affected
         if inc.members:
             inc.peak_customers = max(inc.peak_customers, customers)
@@ -709,9 +664,42 @@ class IncidentTracker:
             ),
         )
 
+    def _service_entry(
+        self, f: ServiceFigure
+    ) -> tuple[tuple[float, float, int, int], ServiceEntry]:
+        """A figure's place in an incident's list and its entry (cached per figure object)."""
+        known = self._service_entries.get(id(f))
+        if known is not None and known[0] is f:
+            return known[1], known[2]
+        if len(self._service_entries) > 65536:
+            self._service_entries.clear()
+        topo = self.topology
+        node = topo.nodes[f.id]
+        # Floats order these exactly: weights are products of shares with small denominators.
+        key = (-float(f.impact), -float(f.degraded), node.tier, topo.order[f.id])
+        entry = ServiceEntry(f.id, node.name, node.tier, f.impact, f.state, node.owner)
+        self._service_entries[id(f)] = (f, key, entry)
+        return key, entry
+
+    def _segment_impacts(self, ev: Evaluation) -> tuple[SegmentImpact, ...]:
+        """Segment figures as published, computed once per evaluation."""
+        if self._segments_for[0] is not ev:
+            self._segments_for = (ev, segment_impacts(self.topology, ev))
+        return self._segments_for[1]
+
     def _component_entry(self, component: str, root: bool) -> ComponentEntry:
-        node = self.topology.nodes[component]
         h = self.health[component]
+        known = self._component_entries.get(component)
+        if known is not None and known[0] is h and known[1] == root:
+            return known[2]
+        entry = self._new_component_entry(component, h, root)
+        self._component_entries[component] = (h, root, entry)
+        return entry
+
+    def _new_component_entry(
+        self, component: str, h: ComponentHealth, root: bool
+    ) -> ComponentEntry:
+        node = self.topology.nodes[component]
         return ComponentEntry(
             id=component,
             name=node.name,
@@ -806,7 +794,7 @@ class IncidentTracker:
             customers_affected=g.customers_affected,
             customers_degraded=g.customers_degraded,
             estimated=g.estimated,
-            segments=segment_impacts(self.topology, g),
+            segments=self._segment_impacts(g),
             unattached_problems=self.unattached,
             stale_sources=self.stale_sources,
             open_incidents=len(self._active()),
@@ -840,6 +828,14 @@ class IncidentTracker:
             topology, bound=self.settings.combination_bound, seed=self.settings.seed
         )
         self._alone = {}
+        self._scratch = Evaluator(
+            topology, bound=self.settings.combination_bound, seed=self.settings.seed
+        )
+        self._service_entries: dict[
+            int, tuple[ServiceFigure, tuple[float, float, int, int], ServiceEntry]
+        ] = {}
+        self._component_entries: dict[str, tuple[ComponentHealth, bool, ComponentEntry]] = {}
+        self._segments_for = (EMPTY, ())
         self._users: dict[str, list[int]] = {}
         for segment in topology.segments:
             for sid in segment.uses:
