@@ -456,9 +456,10 @@ class IncidentTracker:
     def next_maintenance_change(self) -> Millis | None:
         """When a window starts or ends after the last step while an incident is open (its
         planned flag may change then), if ever: a deadline for idle ticks and replay."""
-        if not any(inc.members for inc in self.incidents.values() if inc.active):
+        change = self.maintenance.next_change(self._maintenance_at[0])  # no windows: None
+        if change is None or not any(i.members for i in self.incidents.values() if i.active):
             return None
-        return self.maintenance.next_change(self._maintenance_at[0])
+        return change
 
     def _maintenance_step(self, now: Millis) -> None:
         """Rebuild every open incident's snapshot when the windows in force changed."""
