@@ -1,0 +1,133 @@
+"""An incident's state between steps, the tracker's settings and what one step publishes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from correlator.core.alerts import Alert
+from correlator.core.evaluator import Evaluator, ReachSearch
+from correlator.core.health import ComponentHealth
+from correlator.core.snapshot import (
+    ComponentEntry,
+    ImpactSummary,
+    IncidentEvent,
+    IncidentSnapshot,
+    IncidentStatus,
+    ServiceImpact,
+    Severity,
+)
+from correlator.core.timefmt import MINUTE, Millis
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSettings:
+    """Tunables of correlation (DESIGN §6 defaults)."""
+
+    resolve_after: Millis = 0
+    retention: Millis = 7 * 24 * 60 * MINUTE
+    """Resolved and merged incidents are tombstoned on `incidents` (and forgotten) this long
+    after they ended; the history database keeps them."""
+    reopen_window: Millis = 10 * MINUTE
+    sev1_fraction: Fraction = Fraction(1, 10)
+    combination_bound: int = 4096
+    seed: int = 0
+
+
+@dataclass(slots=True)
+class Incident:
+    """One incident's state between steps (its last snapshot is what was published)."""
+
+    id: str
+    opened_at: Millis
+    status: IncidentStatus = "open"
+    members: set[str] = field(default_factory=set)
+    seq: int = 0
+    updated_at: Millis = 0
+    resolved_at: Millis | None = None
+    merged_into: str | None = None
+    pending_since: Millis | None = None
+    last_reach: frozenset[str] = frozenset()
+    services: frozenset[str] = frozenset()
+    snapshot: IncidentSnapshot | None = None
+    severity: Severity = "SEV4"
+    peak_customers: int = 0
+    peak_severity: Severity = "SEV4"
+    ack_by: str | None = None
+    ack_at: Millis | None = None
+    last_components: tuple[ComponentEntry, ...] = ()
+    last_root_causes: tuple[str, ...] = ()
+    title: str = ""
+    evaluator: Evaluator | None = None
+    """Evaluates this incident's own problems, each step from the last."""
+    revision: int = 0
+    """Bumped on every change of `members`."""
+    search: ReachSearch | None = None
+    """The search behind its down-reach, continued step after step."""
+    search_union: frozenset[str] = frozenset()
+    dirty: bool = True
+    """Something its snapshot is built from changed since it was last built."""
+    services_sorted: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.status == "open"
+
+    @classmethod
+    def from_snapshot(cls, snap: IncidentSnapshot) -> Incident:
+        """The incident as its last published snapshot left it (members are added after)."""
+        memberless_open = snap.status == "open" and not any(
+            c.state != "healthy" for c in snap.components
+        )
+        return cls(
+            id=snap.id,
+            opened_at=snap.opened_at,
+            status=snap.status,
+            seq=snap.seq,
+            updated_at=snap.updated_at,
+            resolved_at=snap.resolved_at,
+            merged_into=snap.merged_into,
+            pending_since=snap.updated_at if memberless_open else None,
+            last_reach=frozenset(s.id for s in snap.business_services if s.impact > 0)
+            or frozenset(s.id for s in snap.business_services),
+            services=frozenset(s.id for s in snap.business_services),
+            snapshot=snap,
+            severity=snap.severity,
+            peak_customers=snap.peak_customers_affected,
+            peak_severity=snap.peak_severity,
+            ack_by=snap.acknowledged_by,
+            ack_at=snap.acknowledged_at,
+            last_components=snap.components,
+            last_root_causes=snap.root_causes,
+            title=snap.title,
+        )
+
+
+@dataclass(slots=True)
+class StepResult:
+    """Everything one step of the impact stage publishes."""
+
+    events: list[IncidentEvent] = field(default_factory=list)
+    services: list[ServiceImpact] = field(default_factory=list)
+    summary: ImpactSummary | None = None
+    health: list[ComponentHealth] = field(default_factory=list)
+    unmapped: list[UnmappedAlert] = field(default_factory=list)
+    tombstones: list[str] = field(default_factory=list)
+    """Ids of ended incidents past retention: deleted from the compacted `incidents` topic."""
+
+    def extend(self, other: StepResult) -> None:
+        """Append `other`'s outputs (a later step) to this one."""
+        self.events.extend(other.events)
+        self.services.extend(other.services)
+        self.summary = other.summary or self.summary
+        self.health.extend(other.health)
+        self.unmapped.extend(other.unmapped)
+        self.tombstones.extend(other.tombstones)
+
+
+@dataclass(frozen=True, slots=True)
+class UnmappedAlert:
+    """An alert about no known component: a topology gap, never dropped silently."""
+
+    alert: Alert
+    tried: tuple[tuple[str, str], ...]

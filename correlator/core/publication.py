@@ -1,0 +1,297 @@
+"""Publication (DESIGN §6): incident snapshots and events, service records, the summary.
+
+Everything here reads the tracker's state and evaluations; snapshots are rebuilt only for
+incidents whose inputs changed, from entries cached per health record and figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from correlator.core import grouping
+from correlator.core.evaluator import Evaluator
+from correlator.core.figures import EMPTY, Evaluation, ProblemState, ServiceFigure, round_half_up
+from correlator.core.health import ComponentHealth
+from correlator.core.incident import Incident, StepResult
+from correlator.core.presentation import incident_title, segment_impacts, severity_of
+from correlator.core.snapshot import (
+    ComponentEntry,
+    EventType,
+    ImpactSummary,
+    IncidentEvent,
+    IncidentSnapshot,
+    SegmentImpact,
+    ServiceEntry,
+    ServiceImpact,
+    worse,
+)
+from correlator.core.timefmt import Millis
+
+if TYPE_CHECKING:
+    from correlator.core.incidents import IncidentTracker
+
+
+def evaluate_members(t: IncidentTracker, inc: Incident) -> Evaluation:
+    """The incident's figures as if only its own problems existed."""
+    problems: dict[str, ProblemState] = {}
+    for m in inc.members:
+        h = t.health.get(m)
+        if h is not None and h.state != "healthy":
+            problems[m] = h.state
+    g = t.global_eval
+    if g.problems == problems:  # one incident holds every problem: a storm
+        inc.evaluator = None
+        return g
+    if inc.evaluator is None:
+        inc.evaluator = Evaluator(
+            t.topology, bound=t.settings.combination_bound, seed=t.settings.seed
+        )
+    ev = inc.evaluator.evaluate(problems, root_causes=True)
+    if len(problems) == 1:  # the same figures as the problem alone: keep them for ordering
+        ((p, state),) = problems.items()
+        t._alone[(p, state)] = (ev.customers_affected, ev.customers_degraded)
+    return ev
+
+
+def ordered_roots(t: IncidentTracker, ev: Evaluation) -> tuple[str, ...]:
+    """Root causes by the customers each accounts for on its own, largest first."""
+    order = t.topology.order
+    alone = t._alone
+    if len(alone) > 65536:
+        alone.clear()
+
+    def weight(root: str) -> tuple[int, int, int]:
+        key = (root, ev.problems[root])
+        figures = alone.get(key)
+        if figures is None:
+            own = t._scratch.evaluate({root: key[1]})
+            figures = alone[key] = (own.customers_affected, own.customers_degraded)
+        return (-figures[0], -figures[1], order[root])
+
+    if len(ev.root_causes) < 2:
+        return tuple(ev.root_causes)
+    return tuple(sorted(ev.root_causes, key=weight))
+
+
+def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
+    topo = t.topology
+    if inc.members:
+        ev = evaluate_members(t, inc)
+        roots = ordered_roots(t, ev)
+        root_set = ev.root_causes
+        components = tuple(
+            component_entry(t, m, m in root_set)
+            for m in sorted(inc.members, key=topo.order.__getitem__)
+        )
+        inc.last_components, inc.last_root_causes = components, roots
+        inc.severity = severity_of(t.topology, ev, t.settings.sev1_fraction)
+    else:
+        ev = EMPTY
+        roots = inc.last_root_causes
+        components = tuple(
+            ComponentEntry(c.id, c.name, c.kind, "healthy", c.root_cause, c.owner, c.runbook, 0, ())
+            for c in inc.last_components
+        )
+    cached = [service_entry(t, f) for f in ev.services.values()]
+    cached.sort(key=lambda c: c[0])
+    service_entries = tuple(c[1] for c in cached)
+    names = frozenset(ev.services)
+    if names != inc.services or len(inc.services_sorted) != len(names):
+        inc.services = names
+        inc.services_sorted = tuple(sorted(names))
+    segments = segment_figures(t, ev)
+    customers = ev.customers_affected
+    if inc.members:
+        inc.peak_customers = max(inc.peak_customers, customers)
+        inc.peak_severity = worse(inc.peak_severity, inc.severity) if inc.snapshot else inc.severity
+        inc.title = incident_title(
+            topo, service_entries, customers, ev.customers_degraded, roots, components
+        )
+    return IncidentSnapshot(
+        id=inc.id,
+        seq=inc.seq,
+        status=inc.status,
+        merged_into=inc.merged_into,
+        severity=inc.severity,
+        title=inc.title,
+        opened_at=inc.opened_at,
+        updated_at=inc.updated_at,
+        resolved_at=inc.resolved_at,
+        as_of=now,
+        customers_affected=customers,
+        customers_degraded=ev.customers_degraded,
+        peak_customers_affected=inc.peak_customers,
+        peak_severity=inc.peak_severity,
+        segments=segments,
+        business_services=service_entries,
+        root_causes=roots,
+        components=components,
+        alert_count=sum(c.alert_count for c in components),
+        estimated=ev.estimated,
+        acknowledged_by=inc.ack_by,
+        acknowledged_at=inc.ack_at,
+        topology_name=topo.name,
+        topology_version=topo.version,
+        planned=(
+            bool(roots) and t.maintenance.planned(topo, roots, now) == frozenset(roots)
+            if inc.members
+            else inc.snapshot is not None and inc.snapshot.planned  # ended: as it ended
+        ),
+    )
+
+
+def service_entry(
+    t: IncidentTracker, f: ServiceFigure
+) -> tuple[tuple[float, float, int, int], ServiceEntry]:
+    """A figure's place in an incident's list and its entry (cached per figure object)."""
+    known = t._service_entries.get(id(f))
+    if known is not None and known[0] is f:
+        return known[1], known[2]
+    if len(t._service_entries) > 65536:
+        t._service_entries.clear()
+    topo = t.topology
+    node = topo.nodes[f.id]
+    # Floats order these exactly: weights are products of shares with small denominators.
+    key = (-float(f.impact), -float(f.degraded), node.tier, topo.order[f.id])
+    entry = ServiceEntry(f.id, node.name, node.tier, f.impact, f.state, node.owner)
+    t._service_entries[id(f)] = (f, key, entry)
+    return key, entry
+
+
+def segment_figures(t: IncidentTracker, ev: Evaluation) -> tuple[SegmentImpact, ...]:
+    """Segment figures as published, computed once per evaluation."""
+    if t._segments_for[0] is not ev:
+        t._segments_for = (ev, segment_impacts(t.topology, ev))
+    return t._segments_for[1]
+
+
+def component_entry(t: IncidentTracker, component: str, root: bool) -> ComponentEntry:
+    h = t.health[component]
+    known = t._component_entries.get(component)
+    if known is not None and known[0] is h and known[1] == root:
+        return known[2]
+    entry = new_component_entry(t, component, h, root)
+    t._component_entries[component] = (h, root, entry)
+    return entry
+
+
+def new_component_entry(
+    t: IncidentTracker, component: str, h: ComponentHealth, root: bool
+) -> ComponentEntry:
+    node = t.topology.nodes[component]
+    return ComponentEntry(
+        id=component,
+        name=node.name,
+        kind=node.kind,
+        state=h.state,
+        root_cause=root,
+        owner=node.owner,
+        runbook=node.runbook,
+        alert_count=h.alert_count,
+        alerts=h.alerts,
+    )
+
+
+def publish(
+    t: IncidentTracker, inc: Incident, now: Millis, kind: EventType | None, result: StepResult
+) -> None:
+    if kind is None and inc.snapshot is not None and not inc.dirty:
+        return  # nothing it is built from changed: the same snapshot
+    inc.dirty = False
+    snapshot = build(t, inc, now)
+    if kind is None:
+        if inc.snapshot is not None and inc.snapshot.material() == snapshot.material():
+            return
+        kind = "incident.updated"
+    inc.seq += 1
+    inc.updated_at = now
+    snapshot = replace(snapshot, seq=inc.seq, updated_at=now)
+    inc.snapshot = snapshot
+    result.events.append(IncidentEvent(kind, inc.seq, now, snapshot))
+
+
+def publish_services(t: IncidentTracker, now: Millis, result: StepResult) -> None:
+    """Records of the business services whose figures or incidents changed."""
+    topo = t.topology
+    g = t.global_eval
+    incidents_of: dict[str, list[str]] = {}
+    for inc in grouping.active(t):
+        for sid in inc.services_sorted:
+            incidents_of.setdefault(sid, []).append(inc.id)
+    current = {sid: tuple(ids) for sid, ids in incidents_of.items()}
+    before = t._service_inputs
+    if before is not None and before[0] is g and before[1] == current:
+        return  # same figures, same incidents: every record would be unchanged
+    t._service_inputs = (g, current)
+    if before is None:
+        candidates: list[str] = [node.id for node in topo.business_services]
+    else:
+        was, was_incidents = before[0].services, before[1]
+        changed = {sid for sid, f in g.services.items() if was.get(sid) is not f}
+        changed.update(sid for sid in was if sid not in g.services)
+        if was_incidents != current:
+            changed.update(
+                sid
+                for sid in {*was_incidents, *current}
+                if was_incidents.get(sid) != current.get(sid)
+            )
+        candidates = sorted(changed, key=topo.order.__getitem__)
+    users = t._users
+    for sid in candidates:
+        node = topo.nodes[sid]
+        figure = g.services.get(sid)
+        previous = t._service_records.get(sid)
+        if (
+            figure is None
+            and sid not in current
+            and previous is not None
+            and previous.state == "ok"
+            and not previous.incidents
+        ):
+            continue  # ok before, ok now: the common case in a big topology
+        impact = figure.impact if figure else Fraction()
+        degraded = figure.degraded if figure else Fraction()
+        record = ServiceImpact(
+            id=sid,
+            name=node.name,
+            tier=node.tier,
+            state=figure.state if figure else "ok",
+            impact=impact,
+            customers_affected=sum(round_half_up(c * impact) for c in users.get(sid, [])),
+            customers_degraded=sum(round_half_up(c * degraded) for c in users.get(sid, [])),
+            incidents=current.get(sid, ()),
+            as_of=now,
+        )
+        if previous is not None and previous.material() == record.material():
+            continue
+        t._service_records[sid] = record
+        result.services.append(record)
+
+
+def publish_summary(t: IncidentTracker, now: Millis, result: StepResult) -> None:
+    g = t.global_eval
+    summary = ImpactSummary(
+        as_of=now,
+        customers_total=t.topology.customers_total,
+        customers_affected=g.customers_affected,
+        customers_degraded=g.customers_degraded,
+        estimated=g.estimated,
+        segments=segment_figures(t, g),
+        unattached_problems=t.unattached,
+        stale_sources=t.stale_sources,
+        open_incidents=len(grouping.active(t)),
+        customers_affected_planned=min(
+            g.customers_affected,
+            sum(
+                i.snapshot.customers_affected
+                for i in grouping.active(t)
+                if i.snapshot is not None and i.snapshot.planned
+            ),
+        ),
+    )
+    if t._summary is not None and t._summary.material() == summary.material():
+        return
+    t._summary = summary
+    result.summary = summary
