@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "correlator.commands.broker",
     "correlator.commands.worker",
     "correlator.commands.incidents",
+    "correlator.commands.maintenance",
     "correlator.commands.simulate",
     "correlator.commands.generate",
     "correlator.commands.warroom",

@@ -8,6 +8,7 @@ same input gives byte-identical output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,8 +24,15 @@ from correlator.core.incidents import StepResult
 from correlator.core.timefmt import Millis, TimeFormatError, format_time, parse_time
 from correlator.core.topology import Topology
 from correlator.errors import UsageError
-from correlator.records import Record
-from correlator.wire import impact_number, snapshot_to_dict, step_records
+from correlator.records import TOPIC_INCIDENT_ACTIONS, Record
+from correlator.wire import (
+    MaintenanceRecordError,
+    impact_number,
+    maintenance_from_dict,
+    maintenance_to_dict,
+    snapshot_to_dict,
+    step_records,
+)
 
 _ENVELOPE_KEYS = {"payload", "received_at", "format", "source"}
 _FILE_SUFFIXES = {".json", ".jsonl", ".ndjson"}
@@ -130,6 +138,8 @@ class InputCheck:
     """Alerts with a valid event time, plus payloads that were only notes (a PagerDuty
     acknowledge, an SNS subscription confirmation): input that was understood."""
     invalid: int = 0
+    understood: int = 0
+    """Actions in the input (maintenance windows): understood, but not alerts."""
     first_invalid: str = ""
     """`file:line: reason` of the first invalid payload or alert."""
 
@@ -209,14 +219,38 @@ class Replay:
         self.max_bytes = max_bytes
 
     def feed(self, item: RawInput) -> Iterator[tuple[Millis, StepResult]]:
-        """Decode one payload and apply its alerts; yields (clock, outputs) per alert."""
+        """Decode one payload and apply its alerts; yields (clock, outputs) per alert. A
+        `maintenance` action (the record `correlator maintenance add` writes) declares a
+        planned-work window at that point of the input."""
+        action = _maintenance_action(item.raw)
+        if action is not None:
+            try:
+                window = maintenance_from_dict(action)
+            except MaintenanceRecordError as exc:
+                self.check._invalid(item.where, str(exc))
+                return
+            self.check.understood += 1
+            yield (self.engine.clock or 0, self.engine.set_maintenance(window))
+            return
         decoded = _decode(item, self.engine.clock, self.fmt, self.max_bytes)
         self.check.observe(item.where, decoded)
         if decoded.dead_letters:
             self.engine.record_invalid(len(decoded.dead_letters))
         for alert in decoded.alerts:
+            yield from self._window_changes(alert.event_time)
             result = self.engine.ingest(alert)
             yield (self.engine.clock or 0, result)
+
+    def _window_changes(self, until: Millis) -> Iterator[tuple[Millis, StepResult]]:
+        """A window that starts or ends before the next alert does so at its own time, as the
+        stream's idle ticks make it, not at the next alert's."""
+        engine = self.engine
+        while (
+            (boundary := engine.tracker.next_maintenance_change()) is not None
+            and engine.clock is not None
+            and engine.clock < boundary <= until
+        ):
+            yield (boundary, engine.tick(boundary))
 
     def run(
         self, inputs: Iterable[RawInput], until: Millis | None = None
@@ -248,6 +282,9 @@ class Replay:
             "customers_total": topo.customers_total,
             "customers_affected": g.customers_affected,
             "customers_degraded": g.customers_degraded,
+            "customers_affected_planned": (
+                tracker.summary.customers_affected_planned if tracker.summary else 0
+            ),
             "estimated": g.estimated,
             "business_services": services,
             "open_incidents": [snapshot_to_dict(s) for s in tracker.open_snapshots()],
@@ -262,6 +299,18 @@ class Replay:
         }
 
 
+def _maintenance_action(raw: bytes) -> dict[str, Any] | None:
+    if b'"maintenance"' not in raw:
+        return None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(doc, dict) and doc.get("type") == "maintenance" and "payload" not in doc:
+        return doc
+    return None
+
+
 def replay_records(
     topology: Topology,
     paths: Sequence[str | Path],
@@ -271,6 +320,18 @@ def replay_records(
 ) -> Iterator[tuple[Millis, Record]]:
     """Every record the engine publishes while replaying `paths`, with its event time."""
     replay = Replay(topology, settings, fmt=fmt)
-    for clock, result in replay.run(read_inputs(paths)):
-        for record in step_records(result):
-            yield (clock, record)
+    for item in read_inputs(paths):
+        action = _maintenance_action(item.raw)
+        if action is not None:  # the war room lists the windows, as it reads incident.actions
+            with contextlib.suppress(MaintenanceRecordError):
+                window = maintenance_to_dict(maintenance_from_dict(action))
+                yield (
+                    replay.engine.clock or 0,
+                    Record(TOPIC_INCIDENT_ACTIONS, action["id"], window),
+                )
+        for clock, result in replay.feed(item):
+            for record in step_records(result):
+                yield (clock, record)
+    finished = replay.engine.finish()
+    for record in step_records(finished):
+        yield (replay.engine.clock or 0, record)

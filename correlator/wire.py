@@ -14,6 +14,7 @@ from correlator.core.alert_state import AlertTransition
 from correlator.core.alerts import alert_to_dict
 from correlator.core.health import AlertBrief, ComponentHealth
 from correlator.core.incidents import StepResult, UnmappedAlert
+from correlator.core.maintenance import MaintenanceWindow
 from correlator.core.snapshot import (
     ComponentEntry,
     ImpactSummary,
@@ -23,7 +24,8 @@ from correlator.core.snapshot import (
     ServiceEntry,
     ServiceImpact,
 )
-from correlator.core.timefmt import Millis, format_time, parse_time
+from correlator.core.timefmt import Millis, TimeFormatError, format_time, parse_time
+from correlator.errors import CorrelatorError
 from correlator.records import (
     SCHEMA,
     SUMMARY_KEY,
@@ -127,6 +129,7 @@ def snapshot_to_dict(snapshot: IncidentSnapshot) -> dict[str, Any]:
         "acknowledged_by": snapshot.acknowledged_by,
         "acknowledged_at": _time(snapshot.acknowledged_at),
         "topology": {"name": snapshot.topology_name, "version": snapshot.topology_version},
+        "planned": snapshot.planned,
     }
 
 
@@ -165,6 +168,7 @@ def summary_to_dict(summary: ImpactSummary, ingest_lag_seconds: float = 0.0) -> 
         "customers_total": summary.customers_total,
         "customers_affected": summary.customers_affected,
         "customers_degraded": summary.customers_degraded,
+        "customers_affected_planned": summary.customers_affected_planned,
         "estimated": summary.estimated,
         "segments": [segment_to_dict(s) for s in summary.segments],
         "unattached_problems": list(summary.unattached_problems),
@@ -207,6 +211,60 @@ def unmapped_to_dict(item: UnmappedAlert) -> dict[str, Any]:
         "alert": alert_to_dict(item.alert),
         "tried": [{"label": k, "value": v} for k, v in item.tried],
     }
+
+
+class MaintenanceRecordError(CorrelatorError):
+    """A `maintenance` action that cannot be understood (one line: what is wrong)."""
+
+
+def maintenance_to_dict(window: MaintenanceWindow, at: Millis | None = None) -> dict[str, Any]:
+    """A planned-work window on `incident.actions` (DESIGN §6). `at` is when it was set."""
+    record: dict[str, Any] = {
+        "schema": SCHEMA,
+        "type": "maintenance",
+        "id": window.id,
+        "components": list(window.components),
+        "match": [dict(selector) for selector in window.match],
+        "starts_at": format_time(window.starts_at),
+        "ends_at": format_time(window.ends_at),
+        "reason": window.reason,
+        "by": window.by,
+    }
+    if at is not None:
+        record["at"] = format_time(at)
+    return record
+
+
+def maintenance_from_dict(data: Mapping[str, Any]) -> MaintenanceWindow:
+    """Read a `maintenance` action back; raises `MaintenanceRecordError` naming the problem."""
+    wid = data.get("id")
+    if not isinstance(wid, str) or not wid:
+        raise MaintenanceRecordError("maintenance record without an id")
+    components = data.get("components") or []
+    match = data.get("match") or []
+    if not isinstance(components, list) or not all(isinstance(c, str) for c in components):
+        raise MaintenanceRecordError(f"maintenance {wid}: components must be a list of ids")
+    if not isinstance(match, list) or not all(
+        isinstance(m, dict) and m and all(isinstance(v, str) for v in m.values()) for m in match
+    ):
+        raise MaintenanceRecordError(
+            f"maintenance {wid}: match must be a list of non-empty label→value objects"
+        )
+    if not components and not match:
+        raise MaintenanceRecordError(f"maintenance {wid}: names no component and no selector")
+    try:
+        starts, ends = parse_time(data["starts_at"]), parse_time(data["ends_at"])
+    except (KeyError, TypeError, AttributeError, TimeFormatError) as exc:
+        raise MaintenanceRecordError(f"maintenance {wid}: starts_at/ends_at: {exc}") from None
+    return MaintenanceWindow(
+        id=wid,
+        components=tuple(components),
+        match=tuple(tuple(sorted((str(k), v) for k, v in m.items())) for m in match),
+        starts_at=starts,
+        ends_at=ends,
+        reason=str(data.get("reason") or ""),
+        by=str(data.get("by") or "unknown"),
+    )
 
 
 def transition_to_dict(t: AlertTransition) -> dict[str, Any]:

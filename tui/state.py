@@ -16,6 +16,7 @@ from correlator.core.timefmt import MINUTE, SECOND, TimeFormatError, parse_time
 from correlator.records import (
     TOPIC_ALERTS_UNMAPPED,
     TOPIC_IMPACT_SUMMARY,
+    TOPIC_INCIDENT_ACTIONS,
     TOPIC_INCIDENT_EVENTS,
     TOPIC_INCIDENTS,
     TOPIC_SERVICE_IMPACT,
@@ -91,6 +92,8 @@ class WarRoomState:
     history: deque[tuple[int, int]] = field(default_factory=deque)
     """(summary as_of, customers affected), oldest first, trimmed to HISTORY_WINDOW_MS."""
     unmapped: dict[LabelSet, UnmappedGroup] = field(default_factory=dict)
+    windows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Planned-work windows seen on `incident.actions`, the latest record per id."""
     latest_event_ms: int = 0
     """The newest event time seen in any record (the "event clock" for replays)."""
     sort_key: SortKey = "severity"
@@ -159,6 +162,13 @@ class WarRoomState:
             if value is None:
                 return False
             self._apply_unmapped(value)
+            return True
+        if topic == TOPIC_INCIDENT_ACTIONS:
+            if value is None or value.get("type") != "maintenance":
+                return False  # acknowledgements show in the snapshots
+            if not isinstance(value.get("id"), str) or event_ms(value.get("ends_at")) is None:
+                raise TypeError("maintenance window without an id or an end")
+            self.windows[value["id"]] = value
             return True
         return False
 
@@ -275,7 +285,18 @@ class WarRoomState:
             rows.sort(key=lambda s: -(event_ms(s.get("opened_at")) or 0))
         else:
             rows.sort(key=lambda s: -(event_ms(s.get("updated_at")) or 0))
+        rows.sort(key=lambda s: s.get("planned") is True)  # planned work: a group of its own
         return rows
+
+    def maintenance_windows(self, now_ms: int) -> list[tuple[str, dict[str, Any]]]:
+        """Windows in force ("active") or to come ("scheduled") at `now_ms`, by start."""
+        out = []
+        for window in self.windows.values():
+            start = event_ms(window.get("starts_at")) or 0
+            end = event_ms(window.get("ends_at")) or 0
+            if now_ms < end:
+                out.append((start, window["id"], "active" if start <= now_ms else "scheduled"))
+        return [(state, self.windows[wid]) for _, wid, state in sorted(out)]
 
     def severity_counts(self) -> dict[str, int]:
         counts: dict[str, int] = dict.fromkeys(SEVERITIES, 0)

@@ -90,7 +90,7 @@ def _list(args: argparse.Namespace) -> int:
         [
             i.id,
             i.severity,
-            i.status,
+            f"{i.status} planned" if i.planned else i.status,
             f"{i.customers_affected:,}",
             f"{i.peak_customers_affected:,}",
             _when(i.opened_at),

@@ -17,6 +17,7 @@ from correlator.core.alerts import Alert, AlertError
 from correlator.core.health import ComponentHealth, HealthBook
 from correlator.core.heartbeats import Heartbeats
 from correlator.core.incidents import IncidentSettings, IncidentTracker, StepResult, UnmappedAlert
+from correlator.core.maintenance import MaintenanceWindow
 from correlator.core.matching import Matcher
 from correlator.core.timefmt import MINUTE, Millis
 from correlator.core.topology import Topology
@@ -133,6 +134,10 @@ class Engine:
     def acknowledge(self, incident_id: str, by: str, at: Millis) -> StepResult:
         return self.tracker.acknowledge(incident_id, by, self._advance(at))
 
+    def set_maintenance(self, window: MaintenanceWindow) -> StepResult:
+        """A planned-work window (DESIGN §6); steps at the current clock once there is one."""
+        return self.tracker.set_maintenance(window, self.clock)
+
     def set_topology(self, topology: Topology) -> StepResult:
         """Switch topology; alerts keep the component they were first mapped to."""
         self.topology = topology
@@ -141,9 +146,12 @@ class Engine:
 
     def next_deadline(self) -> Millis | None:
         """The next time something happens without new input (expiry, resolution)."""
-        candidates = [
-            t for t in (self.alerts.next_deadline(), self.tracker.next_deadline()) if t is not None
-        ]
+        times = (
+            self.alerts.next_deadline(),
+            self.tracker.next_deadline(),
+            self.tracker.next_maintenance_change(),
+        )
+        candidates = [t for t in times if t is not None]
         return min(candidates) if candidates else None
 
     def finish(self, until: Millis | None = None) -> StepResult:

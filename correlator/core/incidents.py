@@ -21,6 +21,7 @@ from correlator.core.figures import (
 )
 from correlator.core.health import ComponentHealth
 from correlator.core.incident import Incident, IncidentSettings, StepResult, UnmappedAlert
+from correlator.core.maintenance import MaintenanceBook, MaintenanceWindow
 from correlator.core.restore import restore as restore_state
 from correlator.core.snapshot import (
     ComponentEntry,
@@ -63,6 +64,9 @@ class IncidentTracker:
         self._unattached_at: tuple[int, int] = (-1, -1)
         """The evaluator's (reach epoch, version) when `unattached` was found."""
         self.global_eval: Evaluation = EMPTY
+        self.maintenance = MaintenanceBook()
+        """Planned-work windows (DESIGN §6); `publication.build` marks incidents planned."""
+        self._maintenance_at: tuple[Millis, tuple[MaintenanceWindow, ...]] = (0, ())
         self._set_topology(topology)
 
     # -- inputs ------------------------------------------------------------------------------
@@ -103,6 +107,12 @@ class IncidentTracker:
         publication.publish(self, inc, at, "incident.acknowledged", result)
         return result
 
+    def set_maintenance(self, window: MaintenanceWindow, now: Millis | None) -> StepResult:
+        """Declare, change or end (`ends_at` in the past) a planned-work window; re-evaluate at
+        `now` (None: no step yet, the window is only kept)."""
+        self.maintenance.put(window)
+        return StepResult() if now is None else self.step(now)
+
     def set_stale_sources(self, sources: tuple[str, ...], now: Millis) -> StepResult:
         self.stale_sources = sources
         result = StepResult()
@@ -114,6 +124,7 @@ class IncidentTracker:
     def step(self, now: Millis) -> StepResult:
         """Re-evaluate with the current health at event time `now`."""
         problems = self.problems
+        self._maintenance_step(now)
         # Root causes too: when one incident holds every problem (a storm), its own figures are
         # these.
         g = self.evaluator.evaluate(problems, reach=True, root_causes=True)
@@ -165,8 +176,25 @@ class IncidentTracker:
         return min(times) if times else None
 
     def due(self, now: Millis) -> bool:
-        """Does time alone (a pending resolution or an expiry) call for a step at `now`?"""
-        return any(t is not None and t <= now for t in (self.next_deadline(), self.next_expiry()))
+        """Does time alone (a pending resolution, an expiry, a window) call for a step at `now`?"""
+        times = (self.next_deadline(), self.next_expiry(), self.next_maintenance_change())
+        return any(t is not None and t <= now for t in times)
+
+    def next_maintenance_change(self) -> Millis | None:
+        """When a window starts or ends after the last step while an incident is open (its
+        planned flag may change then), if ever: a deadline for idle ticks and replay."""
+        change = self.maintenance.next_change(self._maintenance_at[0])  # no windows: None
+        if change is None or not any(i.members for i in self.incidents.values() if i.active):
+            return None
+        return change
+
+    def _maintenance_step(self, now: Millis) -> None:
+        """Rebuild every open incident's snapshot when the windows in force changed."""
+        active = self.maintenance.state_at(now)
+        if active != self._maintenance_at[1]:
+            for inc in self.incidents.values():
+                inc.dirty = inc.dirty or inc.active
+        self._maintenance_at = (now, active)
 
     def next_deadline(self) -> Millis | None:
         """When a pending incident will resolve, if any (for idle clock ticks and replay)."""

@@ -134,6 +134,11 @@ def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
         acknowledged_at=inc.ack_at,
         topology_name=topo.name,
         topology_version=topo.version,
+        planned=(
+            bool(roots) and t.maintenance.planned(topo, roots, now) == frozenset(roots)
+            if inc.members
+            else inc.snapshot is not None and inc.snapshot.planned  # ended: as it ended
+        ),
     )
 
 
@@ -277,6 +282,14 @@ def publish_summary(t: IncidentTracker, now: Millis, result: StepResult) -> None
         unattached_problems=t.unattached,
         stale_sources=t.stale_sources,
         open_incidents=len(grouping.active(t)),
+        customers_affected_planned=min(
+            g.customers_affected,
+            sum(
+                i.snapshot.customers_affected
+                for i in grouping.active(t)
+                if i.snapshot is not None and i.snapshot.planned
+            ),
+        ),
     )
     if t._summary is not None and t._summary.material() == summary.material():
         return

@@ -93,6 +93,8 @@ class IncidentSnapshot:
     acknowledged_at: Millis | None
     topology_name: str
     topology_version: str
+    planned: bool = False
+    """Every root cause is covered by a maintenance window (DESIGN §6, planned work)."""
 
     def material(self) -> IncidentSnapshot:
         """The snapshot without the fields that change on every publication."""
@@ -149,6 +151,8 @@ class ImpactSummary:
     unattached_problems: tuple[str, ...]
     stale_sources: tuple[str, ...]
     open_incidents: int
+    customers_affected_planned: int = 0
+    """Of `customers_affected`, those cut off only by planned incidents."""
 
     def material(self) -> ImpactSummary:
         return replace(self, as_of=0)

@@ -48,6 +48,7 @@ async def run_notifier(
     ready: asyncio.Event | None = None,
     security: Mapping[str, Any] | None = None,
     poll_ms: int = 500,
+    stats: NotifyStats | None = None,
 ) -> NotifyStats:
     """Post the incident events `settings` selects until `stop_event` is set. `ready` is set
     once the consumer has its partitions and has committed where it starts. Raises
@@ -66,7 +67,7 @@ async def run_notifier(
         **dict(security or {}),
     )
     policy = NotifyPolicy(settings.severities)
-    stats = NotifyStats()
+    stats = stats if stats is not None else NotifyStats()
     timeout = aiohttp.ClientTimeout(total=settings.timeout)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         hooks = [
@@ -80,7 +81,8 @@ async def run_notifier(
             )
             for url in settings.urls
         ]
-        stats.urls = {hook.url: hook.stats for hook in hooks}
+        for hook in hooks:  # a restarted notifier goes on counting where it left off
+            hook.stats = stats.urls.setdefault(hook.url, hook.stats)
         positioned: set[Any] = set()
         try:
             try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from mode import Service
 
+from correlator.notify.consumer import NotifyStats
 from correlator.notify.settings import NotifySettings
 
 log = logging.getLogger("correlator.notify")
@@ -34,6 +35,8 @@ class NotifyService(Service):
         self.group = group
         self.settings = settings
         self.security = security
+        self.stats = NotifyStats()
+        """Counts kept across restarts of the notifier (read by `/metrics`)."""
         self._stop_notify = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         super().__init__(**kwargs)
@@ -62,6 +65,7 @@ class NotifyService(Service):
                     group=self.group,
                     stop_event=self._stop_notify,
                     security=self.security,
+                    stats=self.stats,
                 )
                 log.info("notifier stopped: %s", stats)
                 return

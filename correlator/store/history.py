@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
@@ -91,6 +92,7 @@ def open_store(url: str | None = None, *, create: bool = True) -> Engine:
             engine = create_engine(url, pool_pre_ping=True, connect_args=args)
         if create:
             SQLModel.metadata.create_all(engine)
+            upgrade_schema(engine, shown)
         else:  # read-only callers: check, never create
             missing = set(SQLModel.metadata.tables) - set(sa_inspect(engine).get_table_names())
             if missing:
@@ -98,11 +100,38 @@ def open_store(url: str | None = None, *, create: bool = True) -> Engine:
                     f"{shown}: not a correlator history database (no table "
                     f"{sorted(missing)[0]!r}; the worker's sink creates them)"
                 )
+            upgrade_schema(engine, shown, check_only=True)
     except ModuleNotFoundError as exc:
         raise StoreError(f"{shown}: the database driver is not installed ({exc.name})") from None
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"cannot open database {shown}: {_first_line(exc)}") from None
     return engine
+
+
+ADDED_COLUMNS = {
+    "incident": {"planned": "BOOLEAN NOT NULL DEFAULT FALSE"},
+}
+"""Columns added since the first release: a database made before gets them in place (the
+rows of incidents recorded before planned work existed are unplanned)."""
+
+
+def upgrade_schema(engine: Engine, shown: str, *, check_only: bool = False) -> None:
+    """Add the columns a database made by an older correlator lacks (`check_only`: a read-only
+    caller, which never changes the database, gets a one-line error instead)."""
+    inspector = sa_inspect(engine)
+    for table, columns in ADDED_COLUMNS.items():
+        have = {c["name"] for c in inspector.get_columns(table)}
+        missing = {name: ddl for name, ddl in columns.items() if name not in have}
+        if not missing:
+            continue
+        if check_only:
+            raise StoreError(
+                f"{shown}: made by an older correlator (no column {table}.{min(missing)}); "
+                "start the worker with --db once to upgrade it"
+            )
+        with engine.begin() as conn:
+            for name, ddl in missing.items():
+                conn.execute(sql_text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
@@ -197,6 +226,7 @@ def _fields(seq: int, snapshot: dict[str, Any]) -> dict[str, Any]:
             snapshot.get("acknowledged_at"), "incident.acknowledged_at", optional=True
         ),
         "merged_into": _text(snapshot, "merged_into", optional=True),
+        "planned": snapshot.get("planned") is True,  # a snapshot without the field: unplanned
         "last_seq": seq,
         "snapshot": snapshot,
     }

@@ -48,6 +48,8 @@ class Incident(SQLModel, table=True):
     acknowledged_by: str | None = Field(default=None, max_length=200)
     acknowledged_at: datetime | None = _time_column(nullable=True)
     merged_into: str | None = Field(default=None, max_length=200)
+    planned: bool = Field(default=False, index=True)
+    """Its latest snapshot was planned work (every root cause under a maintenance window)."""
     last_seq: int
     snapshot: dict[str, Any] = Field(sa_column=Column(_JSON, nullable=False))
 

@@ -1,4 +1,5 @@
-"""Acknowledgements: `incident.actions` → `impact.input`, so impact sees them in its one log."""
+"""Acknowledgements and maintenance windows: `incident.actions` → `impact.input`, so impact
+sees them in its one log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import orjson
 
 from correlator.stream.codec import impact_ack, loads
 from correlator.stream.context import StageContext, log
+from correlator.stream.maintenance import window_of
 
 
 def register(app: Any, ctx: StageContext) -> None:
@@ -23,6 +25,11 @@ def register(app: Any, ctx: StageContext) -> None:
                 action = loads(value)
             except orjson.JSONDecodeError:
                 action = None
+            if isinstance(action, dict) and action.get("type") == "maintenance":
+                window = window_of(value)
+                if window is not None:
+                    await ctx.send([(topics.impact_input, window.id.encode(), value, 0)])
+                continue
             if not isinstance(action, dict) or action.get("type") != "ack":
                 log.warning("actions: ignoring a record that is not an ack: %r", value[:200])
                 continue

@@ -85,6 +85,7 @@ def register(app: Any, ctx: StageContext) -> None:
     @decorate  # type: ignore[untyped-decorator]
     async def alert_state(stream: Any) -> None:
         async for event in stream.events():
+            started = time.perf_counter()
             partition = event.message.partition
             records: list[Output] = []
             if partition not in parts:
@@ -103,6 +104,9 @@ def register(app: Any, ctx: StageContext) -> None:
             await ctx.send(records)
             ctx.count("alert_state.alerts", len(alerts))
             ctx.count("alert_state.events")
+            if out.unmapped:
+                ctx.metrics.unmapped.inc(len(out.unmapped))
+            ctx.metrics.stage_seconds.labels("alert_state").observe(time.perf_counter() - started)
 
     decorate = app.timer(config.tick_interval, name=f"{config.app_id}.alert_state_tick")
 

@@ -98,7 +98,15 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
     app.correlator = ctx  # type: ignore[attr-defined]
     alert_state.register(app, ctx)
     health.register(app, ctx)
-    app.correlator_impact = impact.register(app, ctx)  # type: ignore[attr-defined]
+    stage = impact.register(app, ctx)
+    app.correlator_impact = stage  # type: ignore[attr-defined]
+    ctx.metrics.watch_impact(
+        lambda: (
+            None
+            if stage.state is None
+            else (stage.state.tracker.open_snapshots(), stage.state.tracker.summary)
+        )
+    )
     actions.register(app, ctx)
     ingest = IngestService(ctx)
     app.service(ingest)  # type: ignore[arg-type]
@@ -117,6 +125,7 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
             config.notify,
             config.security.aiokafka_kwargs(),
         )
+        ctx.metrics.watch_notify(notifier.stats)
         app.service(notifier)  # type: ignore[arg-type]
     return app
 

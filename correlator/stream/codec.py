@@ -262,4 +262,5 @@ def snapshot_from_dict(d: Mapping[str, Any]) -> IncidentSnapshot:
         acknowledged_at=_opt_time(d.get("acknowledged_at")),
         topology_name=topology.get("name", ""),
         topology_version=topology.get("version", ""),
+        planned=d.get("planned") is True,
     )

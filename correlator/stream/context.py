@@ -11,6 +11,7 @@ from correlator.core.engine import matcher_resolver
 from correlator.core.topology import Topology
 from correlator.stream.config import WorkerConfig
 from correlator.stream.kafka_io import gather_sends
+from correlator.stream.metrics import WorkerMetrics
 from correlator.stream.topics import Topics
 
 log = logging.getLogger("correlator.stream")
@@ -42,6 +43,8 @@ class StageContext:
     """Records sent per topic (`sent:<topic>`) and consumed per stage, for tests and benchmarks."""
     pending: Any = None
     """Something with `pending()`: health changes waiting to be forwarded to impact."""
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    """This app's Prometheus metrics (`GET /metrics`), on its own registry."""
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n

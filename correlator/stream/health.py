@@ -75,6 +75,7 @@ def register(app: Any, ctx: StageContext) -> None:
     @decorate  # type: ignore[untyped-decorator]
     async def health(stream: Any) -> None:
         async for event in stream.events():
+            started = time.perf_counter()
             wall = time.monotonic()
             partition = event.message.partition
             records: list[Output] = []
@@ -101,6 +102,7 @@ def register(app: Any, ctx: StageContext) -> None:
             records.extend(publish(out, wall))
             await ctx.send(records)
             ctx.count("health.events")
+            ctx.metrics.stage_seconds.labels("health").observe(time.perf_counter() - started)
 
     # Fine-grained, so a coalesced change leaves when its window ends, not up to a tick later.
     # A loop that sleeps between flushes, not `app.timer`: the fixed-rate timer counted the

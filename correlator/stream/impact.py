@@ -16,6 +16,8 @@ import asyncio
 import time
 from typing import Any
 
+import orjson
+
 from correlator.core.health import ComponentHealth
 from correlator.core.incidents import StepResult
 from correlator.core.timefmt import parse_time
@@ -31,6 +33,7 @@ from correlator.stream.codec import (
 )
 from correlator.stream.context import StageContext, log
 from correlator.stream.kafka_io import latest_by_key, read_to_end
+from correlator.stream.maintenance import read_windows, window_of
 from correlator.stream.state import ImpactState
 from correlator.topology_files import parse_topology_text
 from correlator.wire import health_from_dict, step_records
@@ -59,6 +62,8 @@ class ImpactStage:
         if self.state is None:
             state = ImpactState(self.ctx.topology.topology, self.ctx.config.engine)
             health, snapshots = await self._read_published()
+            for window in await read_windows(self.ctx.config):  # impact.input is not re-read
+                state.tracker.maintenance.put(window)
             result = state.restore(snapshots, health, time.monotonic())
             self.state = state
             await self.ctx.send(self.outputs(result))
@@ -114,6 +119,16 @@ class ImpactStage:
                 return StepResult()
             by = str(d.get("by") or "unknown")
             return state.on_ack(d["incident"], by, parse_time(d["at"]), wall)
+        if kind == "maintenance":
+            window = window_of(orjson.dumps(d))
+            at = d.get("at")
+            return (
+                StepResult()
+                if window is None
+                else state.on_maintenance(
+                    window, parse_time(at) if isinstance(at, str) else None, wall
+                )
+            )
         if kind == "topology":
             try:
                 topology = parse_topology_text(d["text"], f"topology {d.get('name')}")
@@ -157,9 +172,13 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
         # `take` acks the batch only after this body has sent its outputs (at-least-once).
         async for values in stream.take(config.impact_batch, within=0.005):
             state = await stage.ready()
+            started = time.perf_counter()
             result = stage.apply(state, list(values))
+            evaluated = time.perf_counter()
             await ctx.send(stage.outputs(result))
             ctx.count("impact.inputs", len(values))
+            ctx.metrics.impact_seconds.observe(evaluated - started)
+            ctx.metrics.stage_seconds.labels("impact").observe(time.perf_counter() - started)
 
     decorate = app.timer(config.tick_interval, name=f"{config.app_id}.impact_tick")
 

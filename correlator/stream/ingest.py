@@ -28,10 +28,15 @@ from correlator.stream.codec import (
 )
 from correlator.stream.context import StageContext, log
 from correlator.stream.kafka_io import client_kwargs, gather_sends, new_producer
+from correlator.stream.metrics import WorkerMetrics
 
 
 def decode_batch(
-    messages: list[Any], partitions: int, max_bytes: int, read_at: int
+    messages: list[Any],
+    partitions: int,
+    max_bytes: int,
+    read_at: int,
+    metrics: WorkerMetrics | None = None,
 ) -> tuple[dict[int, list[dict[str, Any]]], list[bytes], int]:
     """Decode raw records: hop alerts grouped by partition, dead-letter values, alert count."""
     by_partition: dict[int, list[dict[str, Any]]] = {}
@@ -40,6 +45,8 @@ def decode_batch(
     for m in messages:
         body, received, fmt = unwrap_raw(m.value or b"", read_at)
         decoded = decode_payload(body, received, fmt=fmt, max_bytes=max_bytes)
+        if metrics is not None:
+            metrics.observe_decoded(decoded)
         for letter in decoded.dead_letters:
             dead.append(dumps(dead_letter_value(letter, m.topic, m.partition, m.offset)))
         for alert in decoded.alerts:
@@ -151,9 +158,14 @@ class IngestService(Service):
                 continue
             if not batches:
                 continue
+            started = time.perf_counter()
             messages = [m for ms in batches.values() for m in ms]
             by_partition, dead, count = decode_batch(
-                messages, self._partitions, config.max_payload_bytes, int(time.time() * 1000)
+                messages,
+                self._partitions,
+                config.max_payload_bytes,
+                int(time.time() * 1000),
+                self.ctx.metrics,
             )
             hops = hop_records(by_partition)
             outputs: list[tuple[str, bytes, int | None]] = [
@@ -164,6 +176,7 @@ class IngestService(Service):
                 return  # stopping: the batch stays uncommitted and is read again
             self.ctx.count(f"sent:{topics.keyed}", len(hops))
             await self._commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
+            self.ctx.metrics.stage_seconds.labels("ingest").observe(time.perf_counter() - started)
             self.ctx.count("ingest.records", len(messages))
             self.newest_read_ms = max(m.timestamp for m in messages)
             self.ctx.count("ingest.alerts", count)

@@ -1,5 +1,5 @@
 """Webhook ingress: alert sources POST their payloads to the worker, which writes them to
-`alerts.raw` as envelopes, and `GET /health` for probes.
+`alerts.raw` as envelopes, `GET /health` for probes and `GET /metrics` for Prometheus.
 
 Faust web views on the worker's web server (on when `--web-port` is given). A body is checked
 at the door — token, size, JSON — and a bad one is answered with a 4xx and its reason, so the
@@ -33,6 +33,7 @@ from correlator.core.timefmt import format_time
 from correlator.stream.context import StageContext, log
 from correlator.stream.ingest import IngestService
 from correlator.stream.kafka_io import client_kwargs, new_producer
+from correlator.stream.metrics import CONTENT_TYPE
 from correlator.stream.topics import raw_max_message_bytes
 
 SEND_TIMEOUT = 5.0
@@ -409,6 +410,18 @@ class Ingress(Service):
             doc["error"] = error
         return (200 if error is None else 503), doc
 
+    async def metrics(self) -> bytes:
+        """`GET /metrics`: the app's registry, with every stage's lag measured now."""
+        stages: dict[str, dict[str, Any]] | None = None
+        if self._lags is not None:
+            try:
+                stages = await asyncio.wait_for(self._lags.measure(), HEALTH_TIMEOUT * 2)
+            except Exception as exc:
+                log.debug("metrics: no stage lags: %r", exc)
+        metrics = self.ctx.metrics
+        metrics.set_lags(stages)
+        return metrics.exposition()
+
 
 def _ingress(view: web.View) -> Ingress:
     return cast(Ingress, view.app.correlator_ingress)  # type: ignore[attr-defined]
@@ -438,6 +451,14 @@ class HealthView(web.View):
         return self.json(doc, status=status)
 
 
+class MetricsView(web.View):
+    """`GET /metrics`: Prometheus text exposition (`correlator.stream.metrics`)."""
+
+    async def get(self, request: web.Request) -> web.Response:
+        body = await _ingress(self).metrics()
+        return self.bytes(body, headers={"Content-Type": CONTENT_TYPE})
+
+
 def register(app: Any, ctx: StageContext, ingest: IngestService) -> Ingress:
     """Add the ingress service and its views to `app` (whose web server must be enabled)."""
     ingress = Ingress(ctx, ingest)
@@ -446,4 +467,5 @@ def register(app: Any, ctx: StageContext, ingest: IngestService) -> Ingress:
     app.page("/ingest")(IngestView)
     app.page("/ingest/{name}")(IngestFormatView)
     app.page("/health")(HealthView)
+    app.page("/metrics")(MetricsView)
     return ingress

@@ -16,6 +16,7 @@ from correlator.core.engine import EngineSettings, heartbeat_source, is_heartbea
 from correlator.core.health import ComponentHealth, HealthBook
 from correlator.core.heartbeats import Heartbeats
 from correlator.core.incidents import IncidentTracker, StepResult, UnmappedAlert
+from correlator.core.maintenance import MaintenanceWindow
 from correlator.core.snapshot import IncidentSnapshot
 from correlator.core.timefmt import MINUTE, Millis
 from correlator.core.topology import Topology
@@ -309,6 +310,12 @@ class ImpactState:
 
     def on_ack(self, incident: str, by: str, at: Millis, wall: float) -> StepResult:
         return self.tracker.acknowledge(incident, by, self.clock.observe(at, wall))
+
+    def on_maintenance(
+        self, window: MaintenanceWindow, at: Millis | None, wall: float
+    ) -> StepResult:
+        now = self.clock.now if at is None else self.clock.observe(at, wall)
+        return self.tracker.set_maintenance(window, now)
 
     def on_topology(self, topology: Topology) -> StepResult:
         if topology.version == self.tracker.topology.version:

@@ -133,3 +133,20 @@ def test_unreachable_databases_are_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.stderr.count("\n") == 1
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+def test_list_marks_planned_work(db_url: str) -> None:
+    engine = open_store(db_url)
+    planned = event("inc-plan", 1, "incident.opened", "2025-03-15T09:00:00Z", customers=50)
+    planned["incident"]["planned"] = True
+    with Session(engine) as session:
+        record_event(session, planned)
+        record_event(session, event("inc-unplanned", 1, "incident.opened", "2025-03-15T08:00:00Z"))
+        session.commit()
+    engine.dispose()
+
+    result = _correlator("incidents", "list", "--db", db_url)
+
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[2:4] for line in result.stdout.splitlines()[1:]}
+    assert rows == {"inc-plan": ["open", "planned"], "inc-unplanned": ["open", "0"]}

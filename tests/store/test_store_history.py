@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from store_events import event, lifecycle, replayed
@@ -235,3 +236,34 @@ def test_unreachable_databases_are_one_line_store_errors(tmp_path: Any) -> None:
         assert "secret" not in str(info.value)
     with pytest.raises(StoreError, match="no such database file"):
         open_store(f"sqlite:///{tmp_path}/absent.db", create=False)
+
+
+def test_planned_work_is_a_column_and_older_databases_are_upgraded(
+    engine: Engine, db_url: str
+) -> None:
+    planned = event("inc-planned", 1, "incident.opened", "2025-03-14T10:00:00Z", customers=500)
+    planned["incident"]["planned"] = True
+    unplanned = event("inc-planned", 2, "incident.updated", "2025-03-14T10:05:00Z", customers=500)
+    unplanned["incident"]["planned"] = False
+    old = event("inc-old", 1, "incident.opened", "2025-03-14T10:00:00Z")
+    old["incident"].pop("planned", None)  # recorded before planned work existed
+    _record(engine, [planned, old])
+    with Session(engine) as session:
+        rows = {i.id: i.planned for i in session.exec(select(Incident))}
+    assert rows == {"inc-planned": True, "inc-old": False}
+    _record(engine, [unplanned])
+    with Session(engine) as session:
+        assert session.get(Incident, "inc-planned").planned is False  # type: ignore[union-attr]
+    # A database made before the column existed: read-only callers are told, the sink adds it.
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX IF EXISTS ix_incident_planned"))
+        conn.execute(text("ALTER TABLE incident DROP COLUMN planned"))
+    engine.dispose()
+    with pytest.raises(StoreError, match=r"older correlator \(no column incident.planned\)"):
+        open_store(db_url, create=False)
+    upgraded = open_store(db_url)
+    with Session(upgraded) as session:
+        assert {i.id: i.planned for i in session.exec(select(Incident))} == {
+            "inc-planned": False,
+            "inc-old": False,
+        }

@@ -30,6 +30,7 @@ from tui.feeds import KafkaFeed
 from tui.screens.board import BoardScreen
 from tui.widgets.connection_indicator import ConnectionIndicator
 from tui.widgets.incident_table import IncidentTable
+from tui.widgets.maintenance_banner import MaintenanceBanner
 
 pytestmark = pytest.mark.kafka
 
@@ -99,6 +100,21 @@ async def test_records_on_the_topics_become_rows_and_update(kafka_broker: object
                     and table.get_cell("inc-k1", "customers").plain == "7,777"
                 ),
             )
+            # A maintenance window declared meanwhile (`correlator maintenance add`) shows live.
+            window = {
+                "schema": 1,
+                "type": "maintenance",
+                "id": "mw-k",
+                "components": ["inc-k1-db"],
+                "match": [],
+                "starts_at": at(5),
+                "ends_at": at(-30),
+                "reason": "disk swap",
+                "by": "kim",
+            }
+            await produce(Record(TOPIC_INCIDENT_ACTIONS, "mw-k", window))
+            banner = app.screen.query_one(MaintenanceBanner)
+            await wait_until(pilot, lambda: "mw-k inc-k1-db ends in 30m" in banner.render().plain)
             # The selection stayed on inc-k1 when inc-k2 took the top row.
             await pilot.press("a")
             await wait_until(pilot, lambda: feed.connected and "inc-k1" in app.state.pending_acks)
@@ -111,6 +127,8 @@ async def test_records_on_the_topics_become_rows_and_update(kafka_broker: object
         await actions.start()
         try:
             message = await asyncio.wait_for(actions.getone(), 30)
+            while orjson.loads(message.value)["type"] != "ack":  # the window went first
+                message = await asyncio.wait_for(actions.getone(), 30)
         finally:
             await actions.stop()
         ack = orjson.loads(message.value)

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 COMPACTED: Final = (TOPIC_INCIDENTS, TOPIC_SERVICE_IMPACT, TOPIC_IMPACT_SUMMARY)
 """Read from the beginning: together they are the current state."""
+ACTIONS: Final = (TOPIC_INCIDENT_ACTIONS,)
+"""Read from the beginning too: the maintenance windows declared there (acks are ignored)."""
 FOLLOWED: Final = (TOPIC_INCIDENT_EVENTS, TOPIC_ALERTS_UNMAPPED)
 """Read from the end (`incident.events`: from the lookback)."""
 EVENTS_LOOKBACK_S: Final = 6 * 3600.0
@@ -70,7 +72,7 @@ class KafkaFeed:
         self._lookback_s = events_lookback_s
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
-        self._logical = {self.topic(t): t for t in (*COMPACTED, *FOLLOWED)}
+        self._logical = {self.topic(t): t for t in (*COMPACTED, *ACTIONS, *FOLLOWED)}
         self._positions: dict[TopicPartition, int] = {}
         """The next offset to read per partition, kept across reconnections."""
 

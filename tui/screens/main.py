@@ -20,6 +20,7 @@ from tui.widgets.impact_tree import ImpactTree
 from tui.widgets.incident_detail import IncidentDetail
 from tui.widgets.incident_history import HistoryView, IncidentHistory
 from tui.widgets.incident_table import IncidentTable, TableView
+from tui.widgets.maintenance_banner import MaintenanceBanner
 from tui.widgets.stale_banner import StaleBanner
 
 WIDE = 120
@@ -64,6 +65,7 @@ class MainScreen(WarRoomScreen):
     def compose(self) -> ComposeResult:
         yield ImpactHeader()
         yield StaleBanner()
+        yield MaintenanceBanner()
         with Container(id="panes"):
             with Vertical(id="left"):
                 yield IncidentTable(highlight_seconds=self._highlight_seconds, id="incidents")
@@ -102,10 +104,16 @@ class MainScreen(WarRoomScreen):
         header.feed_name = frame.feed_name
         header.link_error = frame.link_error
         self.query_one(StaleBanner).reasons = tuple(state.stale_reasons(frame.now_ms))
+        banner = self.query_one(MaintenanceBanner)
+        banner.now_ms = frame.now_ms
+        banner.windows = tuple(state.maintenance_windows(frame.now_ms))
 
         rows = state.rows()
         table = self.query_one(IncidentTable)
         table.border_title = f"{len(rows)} open incident{'s' if len(rows) != 1 else ''}"
+        planned = sum(1 for r in rows if r.get("planned") is True)
+        if planned:
+            table.border_title += f" ({planned} planned work, listed last)"
         if state.filter_text:
             table.border_title += f" matching {state.filter_text!r}"
         table.border_subtitle = f"sort: {state.sort_key}"

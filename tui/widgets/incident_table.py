@@ -183,7 +183,7 @@ class IncidentTable(DataTable[Text]):
             "customers": Text(
                 format_count(affected) if isinstance(affected, int) else "?", justify="right"
             ),
-            "title": Text(str(snapshot.get("title", "")), no_wrap=True, overflow="ellipsis"),
+            "title": _title(snapshot),
             "services": Text(services, no_wrap=True, overflow="ellipsis"),
             "age": Text(age, justify="right"),
             "ack": ack,
@@ -198,3 +198,12 @@ class IncidentTable(DataTable[Text]):
         event.stop()
         key = event.row_key.value
         self.post_message(self.IncidentHighlighted(key))
+
+
+def _title(snapshot: Mapping[str, Any]) -> Text:
+    """The incident's title; planned work is marked as such (it pages nobody)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if snapshot.get("planned") is True:
+        text.append("planned ", style="bold italic")
+    text.append(str(snapshot.get("title", "")))
+    return text
