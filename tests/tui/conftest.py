@@ -44,7 +44,11 @@ async def settle(pilot: Pilot[None], feed: MemoryFeed, *, timeout: float = 10.0)
         if waited > timeout:
             raise AssertionError(f"war room did not settle: {feed.pending()} records pending")
     app.repaint(force=True)
-    await pilot.pause()
+    # Let every widget the repaint touched render (reactives refresh on the next frames; on a
+    # busy machine one pause was not always enough and a snapshot caught a half-drawn header).
+    for _ in range(3):
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
 
 async def until(pilot: Pilot[None], check: Callable[[], bool], *, timeout: float = 10.0) -> None:
