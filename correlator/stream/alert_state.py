@@ -25,7 +25,7 @@ from correlator.stream.codec import (
     tracked_to_bytes,
 )
 from correlator.stream.context import StageContext
-from correlator.stream.state import AlertPartition, AlertStateOutput
+from correlator.core.stages import AlertPartition, AlertStateOutput
 from correlator.stream.tables import alert_state_table
 from correlator.wire import unmapped_to_dict
 

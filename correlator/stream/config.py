@@ -73,8 +73,6 @@ class WorkerConfig:
     tick_interval: float = 5.0
     """Idle clock ticks: this often, a stage with no input advances its clock by wall time."""
     engine: EngineSettings = field(default_factory=EngineSettings)
-    health_coalesce: float = 0.03
-    """Health changes of one component reach `impact.input` at most this often."""
     web_enabled: bool = False
     """Serve the web server: the webhook ingress, `/health` and Faust's own pages."""
     web_port: int = 6066

@@ -40,8 +40,6 @@ class StageContext:
     app: Any = None
     counters: dict[str, int] = field(default_factory=dict)
     """Records sent per topic (`sent:<topic>`) and consumed per stage, for tests and benchmarks."""
-    pending: Any = None
-    """Something with `pending()`: health changes waiting to be forwarded to impact."""
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
@@ -55,7 +53,6 @@ class StageContext:
             and c(f"sent:{t.keyed}", 0) == c("alert_state.events", 0)
             and c(f"sent:{t.transitions}", 0) == c("health.events", 0)
             and c(f"sent:{t.impact_input}", 0) == c("impact.inputs", 0)
-            and not (self.pending is not None and self.pending.pending())
         )
 
     async def send(self, outputs: list[tuple[str, bytes | None, bytes | None, int | None]]) -> None:

@@ -1,17 +1,18 @@
 """Health: per component, `HealthBook` from the core (DESIGN §2, §4).
 
 Consumes `alert.transitions` (batches, partitioned by component) with one Faust agent. Active
-alerts per component live in the `component_alerts` table (written on transitions only). On a
-change of a component's health, counts or newest alerts, the record goes to `component.health`
-(compacted) at once and to `impact.input` at most once per `health_coalesce` seconds per
-component (the newest wins), so a storm on one component does not flood the impact stage.
+alerts per component live in the `component_alerts` table (written on transitions only). Every
+change of a component's health, counts or newest alerts goes to `impact.input`, in order: nothing
+is folded by arrival time, so an outage that fired and resolved inside a backlog still reaches
+the impact stage as two changes (DESIGN §2). The newest record of a batch per component goes to
+`component.health` (compacted).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from correlator.core.stages import HealthOutput, HealthPartition, TransitionIn
 from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
 from correlator.stream.codec import (
     alert_from_hop,
@@ -22,7 +23,6 @@ from correlator.stream.codec import (
     partition_for,
 )
 from correlator.stream.context import StageContext
-from correlator.stream.state import Coalescer, HealthOutput, HealthPartition, TransitionIn
 from correlator.stream.tables import component_alerts_table
 from correlator.wire import health_to_dict
 
@@ -39,24 +39,20 @@ def register(app: Any, ctx: StageContext) -> None:
     )
     table = component_alerts_table(app, config)
     parts: dict[int, HealthPartition] = {}
-    coalescer = Coalescer(config.health_coalesce)
-    ctx.pending = coalescer
     on_revoked(app, topics.transitions, lambda p: drop_partition(parts, p))
 
-    def publish(out: HealthOutput, wall: float) -> list[Output]:
-        records: list[Output] = []
-        for component, record in out.records.items():
-            key = component.encode()
-            records.append(
-                (topics.health, key, dumps(health_to_dict(record)), partition_for(component, n))
-            )
-            value = impact_health(record, out.received_at.get(component))
-            now = coalescer.offer(component, value, wall)
-            if now is not None:
-                records.append((topics.impact_input, key, now, 0))
+    def publish(out: HealthOutput) -> list[Output]:
+        records: list[Output] = [
+            (topics.impact_input, record.id.encode(), impact_health(record, received), 0)
+            for record, received in zip(out.records, out.received_at, strict=True)
+        ]
+        records.extend(
+            (topics.health, c.encode(), dumps(health_to_dict(r)), partition_for(c, n))
+            for c, r in out.latest().items()
+        )
         return records
 
-    def rebuild(partition: int, wall: float) -> list[Output]:
+    def rebuild(partition: int) -> list[Output]:
         entries = []
         for key, value in list(table.items()):
             if value is None:
@@ -67,18 +63,17 @@ def register(app: Any, ctx: StageContext) -> None:
                 entries.append((component, fp, alert_from_hop(d["alert"]), d["at"]))
         part, out = HealthPartition.restored(entries)
         parts[partition] = part
-        return publish(out, wall)
+        return publish(out)
 
     decorate = app.agent(topic, name=f"{config.app_id}.health", concurrency=1)
 
     @decorate  # type: ignore[untyped-decorator]
     async def health(stream: Any) -> None:
         async for event in stream.events():
-            wall = time.monotonic()
             partition = event.message.partition
             records: list[Output] = []
             if partition not in parts:
-                records.extend(rebuild(partition, wall))
+                records.extend(rebuild(partition))
             items = [
                 TransitionIn(
                     d["component"],
@@ -97,23 +92,19 @@ def register(app: Any, ctx: StageContext) -> None:
                         del table[key]
                 else:
                     table[key] = dumps({"alert": alert_to_hop(alert), "at": at})
-            records.extend(publish(out, wall))
+            records.extend(publish(out))
             await ctx.send(records)
             ctx.count("health.events")
 
-    # Fine-grained, so a coalesced change leaves when its window ends, not up to a tick later.
-    decorate = app.timer(
-        min(config.health_coalesce / 10, 0.01), name=f"{config.app_id}.health_flush"
-    )
+    # A partition gained in a rebalance is rebuilt (and its health published again) at once,
+    # not when its first new input arrives.
+    decorate = app.timer(0.25, name=f"{config.app_id}.health_rebuild")
 
     @decorate  # type: ignore[untyped-decorator]
-    async def health_flush() -> None:
-        wall = time.monotonic()
-        records: list[Output] = [
-            (topics.impact_input, component.encode(), value, 0)
-            for component, value in coalescer.due(wall)
-        ]
-        if recovered(app):
-            for partition in assigned(app, topics.transitions) - parts.keys():
-                records.extend(rebuild(partition, wall))
+    async def health_rebuild() -> None:
+        if not recovered(app):
+            return
+        records: list[Output] = []
+        for partition in assigned(app, topics.transitions) - parts.keys():
+            records.extend(rebuild(partition))
         await ctx.send(records)

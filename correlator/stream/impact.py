@@ -16,7 +16,6 @@ import asyncio
 import time
 from typing import Any
 
-from correlator.core.health import ComponentHealth
 from correlator.core.incidents import StepResult
 from correlator.core.timefmt import parse_time
 from correlator.errors import CorrelatorError
@@ -31,7 +30,7 @@ from correlator.stream.codec import (
 )
 from correlator.stream.context import StageContext, log
 from correlator.stream.kafka_io import latest_by_key, read_to_end
-from correlator.stream.state import ImpactState
+from correlator.core.stages import ImpactState
 from correlator.topology_files import parse_topology_text
 from correlator.wire import health_from_dict, step_records
 
@@ -79,31 +78,22 @@ class ImpactStage:
         return health, [snapshot_from_dict(loads(v)) for v in incidents.values()]
 
     def apply(self, state: ImpactState, values: list[bytes]) -> StepResult:
-        """A batch of `impact.input` records, in order. Consecutive health records are applied
-        as one step (as if they had arrived together): under a storm the tracker re-evaluates
-        once per batch instead of once per component change."""
+        """A batch of `impact.input` records, in order, each one its own step at its own event
+        time, exactly as `Engine` steps: a batch never folds changes of different times."""
         wall = time.monotonic()
         self.last_input = wall
         result = StepResult()
-        health: list[ComponentHealth] = []
         for value in values:
-            d = loads(value)
-            if d.get("type") == "health":
-                received = d.get("received_at")
-                if isinstance(received, int):
-                    self.lag = max(0.0, time.time() - received / 1000)
-                health.append(health_from_dict(d["health"]))
-                continue
-            if health:
-                result.extend(state.on_health(health, wall))
-                health = []
-            result.extend(self._apply_one(state, d, wall))
-        if health:
-            result.extend(state.on_health(health, wall))
+            result.extend(self._apply_one(state, loads(value), wall))
         return result
 
     def _apply_one(self, state: ImpactState, d: dict[str, Any], wall: float) -> StepResult:
         kind = d.get("type")
+        if kind == "health":
+            received = d.get("received_at")
+            if isinstance(received, int):
+                self.lag = max(0.0, time.time() - received / 1000)
+            return state.on_health(health_from_dict(d["health"]), wall)
         if kind == "tick":
             return state.on_tick(parse_time(d["at"]), wall)
         if kind == "heartbeat":

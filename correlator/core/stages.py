@@ -1,31 +1,77 @@
-"""Per-stage state around the core, without Kafka: what each agent keeps between records.
+"""The per-partition states of the pipeline's stages: alert state, health, impact (DESIGN §2).
 
-The agents decode a record, call one of these, write what it returns and send it. Everything
-here is synchronous and testable without a broker; the decisions themselves stay in
-`correlator.core` (alert state, health, incidents, restore).
+Each is a plain class with the state one stage keeps for one partition and one `apply`-style
+method per kind of input. The stream wraps them in Faust agents (one instance per partition);
+`Engine` chains one of each for `correlator replay` and the tests. There is no other glue around
+the core, so replay and the stream cannot drift apart.
+
+Pure like the rest of the core: time is passed in. Wall time appears only as an argument
+(`IdleClock`), for the stream's idle ticks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import fnmatch
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from correlator.core.alert_state import AlertBook, AlertTransition, Resolver, TrackedAlert
 from correlator.core.alerts import Alert
-from correlator.core.engine import EngineSettings, heartbeat_source, is_heartbeat
 from correlator.core.health import ComponentHealth, HealthBook
 from correlator.core.heartbeats import Heartbeats
-from correlator.core.incidents import IncidentTracker, StepResult, UnmappedAlert
+from correlator.core.incidents import IncidentSettings, IncidentTracker, StepResult, UnmappedAlert
+from correlator.core.matching import Matcher
 from correlator.core.snapshot import IncidentSnapshot
 from correlator.core.timefmt import MINUTE, Millis
 from correlator.core.topology import Topology
+
+HEARTBEAT_ALERTNAME = "Watchdog"
+REANNOUNCE_WINDOW: Millis = 10 * MINUTE
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Correlation tunables plus heartbeat handling."""
+
+    incidents: IncidentSettings = field(default_factory=IncidentSettings)
+    heartbeat_selectors: tuple[Mapping[str, str], ...] = ()
+    heartbeat_stale_after: Millis = 5 * MINUTE
+
+
+def matcher_resolver(topology: Topology) -> Resolver:
+    """The default label → component resolution of DESIGN §3."""
+    matcher = Matcher(topology)
+
+    def resolve(labels: Mapping[str, str]) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+        result = matcher.match(labels)
+        return result.component, result.tried
+
+    return resolve
+
+
+def is_heartbeat(alert: Alert, selectors: Iterable[Mapping[str, str]] = ()) -> bool:
+    """`Watchdog` (the kube-prometheus always-firing alert) or a configured heartbeat selector."""
+    if alert.name == HEARTBEAT_ALERTNAME:
+        return True
+    labels = alert.labels
+    return any(
+        all(fnmatch.fnmatchcase(labels.get(k, ""), v) for k, v in selector.items())
+        for selector in selectors
+    )
+
+
+def heartbeat_source(alert: Alert) -> str:
+    """Which source a heartbeat vouches for."""
+    labels = alert.labels
+    return labels.get("prometheus") or labels.get("cluster") or alert.source
 
 
 class IdleClock:
     """The event-time clock of one stage: the maximum event time seen, and when it last moved.
 
     An idle stage advances it by the wall time elapsed since then (`idle_time`), so deadlines fire
-    without new alerts whether the alerts are live or replayed from the past.
+    without new alerts whether the alerts are live or replayed from the past. Wall time is an
+    argument (seconds, any monotonic origin); replay passes 0.
     """
 
     def __init__(self) -> None:
@@ -49,16 +95,26 @@ class IdleClock:
 
 @dataclass(slots=True)
 class AlertStateOutput:
-    """What one batch of alerts did in one partition."""
+    """What one batch of alerts did in one partition, in order."""
 
     transitions: list[tuple[AlertTransition, Millis]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     """Fingerprints whose persisted state changed (written to the table; repeats are not)."""
     unmapped: list[UnmappedAlert] = field(default_factory=list)
     heartbeats: list[tuple[str, Millis]] = field(default_factory=list)
+    mapped_count: int = 0
+    unmapped_count: int = 0
+    """Alerts whose labels match no component (an unknown resolve included)."""
+    heartbeat_count: int = 0
 
-
-REANNOUNCE_WINDOW: Millis = 10 * MINUTE
+    def extend(self, other: AlertStateOutput) -> None:
+        self.transitions.extend(other.transitions)
+        self.changed.extend(other.changed)
+        self.unmapped.extend(other.unmapped)
+        self.heartbeats.extend(other.heartbeats)
+        self.mapped_count += other.mapped_count
+        self.unmapped_count += other.unmapped_count
+        self.heartbeat_count += other.heartbeat_count
 
 
 class AlertPartition:
@@ -91,16 +147,21 @@ class AlertPartition:
         return part, out
 
     def apply(self, alerts: Iterable[Alert], resolve: Resolver, wall: float) -> AlertStateOutput:
-        """Apply a batch in order, exactly as `Engine.ingest` does alert by alert."""
+        """Apply canonical alerts in order, each at the partition's clock."""
         out = AlertStateOutput()
         for alert in alerts:
             now = self.clock.observe(alert.event_time, wall)
             if is_heartbeat(alert, self.settings.heartbeat_selectors):
+                out.heartbeat_count += 1
                 self._heartbeat(alert, out)
                 self._expire(now, out)
                 continue
             outcome = self.book.apply(alert, resolve, now)
             fp = alert.fingerprint
+            if outcome.kind in ("unmapped", "unknown-resolve"):
+                out.unmapped_count += 1
+            else:
+                out.mapped_count += 1
             if outcome.kind == "unmapped" and fp not in self._reported_unmapped:
                 self._reported_unmapped.add(fp)
                 out.unmapped.append(UnmappedAlert(alert, outcome.tried))
@@ -112,13 +173,19 @@ class AlertPartition:
             self._expire(now, out)
         return out
 
+    def advance(self, t: Millis, wall: float) -> AlertStateOutput:
+        """Move the clock to event time `t` (if later) and expire alerts whose `ends_at` passed."""
+        out = AlertStateOutput()
+        self._expire(self.clock.observe(t, wall), out)
+        return out
+
     def tick(self, wall: float) -> AlertStateOutput:
         """Idle: advance the clock by wall time and expire alerts whose `ends_at` passed."""
-        out = AlertStateOutput()
         t = self.clock.idle_time(wall)
-        if t is not None:
-            self._expire(self.clock.observe(t, wall), out)
-        return out
+        return AlertStateOutput() if t is None else self.advance(t, wall)
+
+    def next_deadline(self) -> Millis | None:
+        return self.book.next_deadline()
 
     def state_of(self, fingerprint: str) -> TrackedAlert | None:
         return self.book.export(fingerprint)
@@ -158,12 +225,17 @@ class TransitionIn:
 
 @dataclass(slots=True)
 class HealthOutput:
-    records: dict[str, ComponentHealth] = field(default_factory=dict)
-    """Per component, the health to publish (latest of the batch)."""
-    received_at: dict[str, Millis] = field(default_factory=dict)
-    """Per component, the newest `received_at` behind its record (for the ingest lag)."""
+    records: list[ComponentHealth] = field(default_factory=list)
+    """Every change of a component's health, counts or newest alerts, in order: each one is
+    forwarded to the impact stage (never folded by arrival time, DESIGN §2)."""
+    received_at: list[Millis | None] = field(default_factory=list)
+    """Per record, the newest `received_at` behind it (for the ingest lag)."""
     writes: list[tuple[str, str, Alert | None, Millis]] = field(default_factory=list)
     """Table writes: (component, fingerprint, alert or None to delete, at)."""
+
+    def latest(self) -> dict[str, ComponentHealth]:
+        """Per component, its newest record (what the compacted `component.health` keeps)."""
+        return {r.id: r for r in self.records}
 
 
 def healthy(component: str, now: Millis) -> ComponentHealth:
@@ -184,13 +256,17 @@ class HealthPartition:
         """Rebuild from the table and return every component's health, to be published again: a
         crash between the table write and the send would otherwise lose a change."""
         part = cls()
-        out = HealthOutput()
+        latest: dict[str, ComponentHealth] = {}
         for component, fp, alert, at in sorted(entries, key=lambda e: (e[3], e[0], e[1])):
             part._active[(component, fp)] = alert
             part.book.apply(AlertTransition(component, fp, True, alert), at)
             record = part.book.get(component)
             if record is not None:
-                out.records[component] = record
+                latest[component] = record
+        out = HealthOutput()
+        for record in sorted(latest.values(), key=lambda r: (r.as_of, r.id)):
+            out.records.append(record)
+            out.received_at.append(None)
         return part, out
 
     def apply(self, items: Iterable[TransitionIn]) -> HealthOutput:
@@ -202,7 +278,8 @@ class HealthPartition:
                 # Already applied (a redelivery or a re-announcement after a restart): publish
                 # the current health again, in case the first publication was lost.
                 current = self.book.get(item.component) or healthy(item.component, item.at)
-                out.records.setdefault(item.component, current)
+                out.records.append(current)
+                out.received_at.append(None)
                 continue
             if item.active:
                 self._active[key] = item.alert
@@ -213,44 +290,8 @@ class HealthPartition:
             t = AlertTransition(item.component, item.fingerprint, item.active, item.alert)
             record = self.book.apply(t, item.at)
             if record is not None:
-                out.records[item.component] = record
-                recv = item.alert.received_at
-                out.received_at[item.component] = max(
-                    recv, out.received_at.get(item.component, recv)
-                )
-        return out
-
-
-class Coalescer:
-    """At most one forward per key per `interval` seconds; later ones wait, the newest wins."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._last: dict[str, float] = {}
-        self._pending: dict[str, bytes] = {}
-
-    def offer(self, key: str, value: bytes, wall: float) -> bytes | None:
-        """The value to send now, or None when it must wait (kept as pending)."""
-        if key in self._pending or wall - self._last.get(key, -1e18) < self.interval:
-            self._pending[key] = value
-            return None
-        self._last[key] = wall
-        return value
-
-    def due(self, wall: float) -> list[tuple[str, bytes]]:
-        out = []
-        for key in list(self._pending):
-            if wall - self._last.get(key, -1e18) >= self.interval:
-                out.append((key, self._pending.pop(key)))
-                self._last[key] = wall
-        return out
-
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def drain(self) -> list[tuple[str, bytes]]:
-        out = list(self._pending.items())
-        self._pending.clear()
+                out.records.append(record)
+                out.received_at.append(item.alert.received_at)
         return out
 
 
@@ -258,8 +299,12 @@ class Coalescer:
 
 
 class ImpactState:
-    """The impact stage: an `IncidentTracker` fed from `impact.input`, with the event-time clock,
-    heartbeats and stale sources exactly as `Engine` keeps them."""
+    """The impact stage: an `IncidentTracker` fed with health records, heartbeats, ticks,
+    acknowledgements and topology versions, with its event-time clock and heartbeat book.
+
+    Each health record is one step at its own time (the clock being the maximum so far): a
+    step never folds changes of different event times, so a whole outage inside a backlog opens
+    and resolves its incident exactly as it does live (DESIGN §2)."""
 
     def __init__(self, topology: Topology, settings: EngineSettings) -> None:
         self.settings = settings
@@ -285,20 +330,25 @@ class ImpactState:
         now = self.clock.observe(max(times), wall)
         return self.tracker.restore(snaps, records, now)
 
-    def on_health(self, records: list[ComponentHealth], wall: float) -> StepResult:
-        """Health records that arrived together: one step at the newest of their times."""
-        now = self.clock.observe(max(r.as_of for r in records), wall)
+    def on_health(self, record: ComponentHealth, wall: float) -> StepResult:
+        """One change of a component's health: one step at its time."""
+        now = self.clock.observe(record.as_of, wall)
         result = self._stale_sources(now)
-        result.extend(self.tracker.apply_health(records, now))
+        step = self.tracker.apply_health([record], now)
+        result.extend(step)
         return result
+
+    def advance(self, at: Millis, wall: float) -> StepResult:
+        """Time alone: stale heartbeat sources, pending resolutions, expiries."""
+        return self._idle_step(self.clock.observe(at, wall))
 
     def on_tick(self, at: Millis, wall: float) -> StepResult:
         """An idle clock tick. The summary is republished with the new `as_of` even when its
         figures are unchanged: it is the pipeline's heartbeat, so a quiet, healthy system is
         never mistaken for a dead one (the war room shows STALE when summaries stop)."""
-        now = self.clock.observe(at, wall)
-        result = self._idle_step(now)
-        if result.summary is None and self.tracker.summary is not None:
+        result = self.advance(at, wall)
+        now = self.clock.now
+        if result.summary is None and self.tracker.summary is not None and now is not None:
             result.summary = replace(self.tracker.summary, as_of=now)
         return result
 
@@ -314,6 +364,9 @@ class ImpactState:
         if topology.version == self.tracker.topology.version:
             return StepResult()
         return self.tracker.set_topology(topology, self.clock.now or 0)
+
+    def next_deadline(self) -> Millis | None:
+        return self.tracker.next_deadline()
 
     def _idle_step(self, now: Millis) -> StepResult:
         result = self._stale_sources(now)

@@ -1,4 +1,4 @@
-"""The impact stage's logic without Kafka: idle ticks keep the summary fresh."""
+"""The per-partition stage states without Kafka (the stream agents and `Engine` drive them)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from correlator.core.engine import EngineSettings
 from correlator.core.health import ComponentHealth
-from correlator.stream.state import ImpactState
+from correlator.core.stages import ImpactState
 from correlator.topology_files import load_topology
 
 TOPOLOGY = load_topology(Path(__file__).resolve().parents[2] / "topologies" / "acme-shop.yaml")
@@ -16,7 +16,7 @@ T0 = 1_790_000_000_000
 def test_an_idle_tick_republishes_the_summary_as_the_pipeline_heartbeat() -> None:
     state = ImpactState(TOPOLOGY, EngineSettings())
     down = ComponentHealth("cart-db-2", "down", 1, 0, 0, (), T0)
-    first = state.on_health([down], wall=0.0)
+    first = state.on_health(down, wall=0.0)
     assert first.summary is not None and first.summary.customers_affected > 0
     tick = state.on_tick(T0 + 5_000, wall=5.0)
     assert tick.events == []  # nothing changed ...
