@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from correlator.core.stages import AlertPartition, AlertStateOutput
 from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
 from correlator.stream.codec import (
     alert_from_hop,
@@ -25,7 +26,6 @@ from correlator.stream.codec import (
     tracked_to_bytes,
 )
 from correlator.stream.context import StageContext
-from correlator.core.stages import AlertPartition, AlertStateOutput
 from correlator.stream.tables import alert_state_table
 from correlator.wire import unmapped_to_dict
 

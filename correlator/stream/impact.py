@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from correlator.core.incidents import StepResult
+from correlator.core.stages import ImpactState
 from correlator.core.timefmt import parse_time
 from correlator.errors import CorrelatorError
 from correlator.records import TOPIC_COMPONENT_HEALTH
@@ -30,7 +31,6 @@ from correlator.stream.codec import (
 )
 from correlator.stream.context import StageContext, log
 from correlator.stream.kafka_io import latest_by_key, read_to_end
-from correlator.core.stages import ImpactState
 from correlator.topology_files import parse_topology_text
 from correlator.wire import health_from_dict, step_records
 
