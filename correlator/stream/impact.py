@@ -30,7 +30,7 @@ from correlator.stream.codec import (
     snapshot_from_dict,
 )
 from correlator.stream.context import StageContext, log
-from correlator.stream.kafka_io import latest_by_key, read_to_end
+from correlator.stream.kafka_io import committed_offset, latest_by_key, read_to_end, read_until
 from correlator.topology_files import parse_topology_text
 from correlator.wire import health_from_dict, step_records
 
@@ -46,9 +46,23 @@ class ImpactStage:
         self.last_input = time.monotonic()
         self.lag = 0.0
         self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def drop(self) -> None:
         self.state = None
+
+    def rebuild_soon(self) -> None:
+        """Rebuild in the background (the rebalance callback must not wait for it)."""
+        self.drop()
+        task = asyncio.ensure_future(self._rebuild_logged())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _rebuild_logged(self) -> None:
+        try:
+            await self.ready()
+        except Exception as exc:  # the agent and the tick timer try again
+            log.warning("impact: eager rebuild failed, retried on the next input: %s", exc)
 
     async def ready(self) -> ImpactState:
         async with self._lock:
@@ -69,13 +83,24 @@ class ImpactStage:
         return self.state
 
     async def _read_published(self) -> tuple[list[Any], list[Any]]:
+        """The health the stage had applied when it last committed (not the newest on
+        `component.health`: the health stage may be far ahead, and jumping there would fold
+        whole outages away), and the incidents it published."""
         config, topics = self.ctx.config, self.ctx.topics
-        health = [
-            health_from_dict(loads(v))
-            for v in latest_by_key(await read_to_end(config, topics.health)).values()
-        ]
+        end = await committed_offset(config, config.app_id, topics.impact_input, 0)
+        earliest, inputs = await read_until(config, topics.impact_input, 0, end)
+        health: dict[str, Any] = {}
+        if earliest > 0:  # retention deleted the oldest inputs: start from the compacted view
+            for latest in latest_by_key(await read_to_end(config, topics.health)).values():
+                record = health_from_dict(loads(latest))
+                health[record.id] = record
+        for _, value in inputs:
+            d = loads(value) if value is not None else {}
+            if d.get("type") == "health":
+                record = health_from_dict(d["health"])
+                health[record.id] = record
         incidents = latest_by_key(await read_to_end(config, topics.incidents))
-        return health, [snapshot_from_dict(loads(v)) for v in incidents.values()]
+        return list(health.values()), [snapshot_from_dict(loads(v)) for v in incidents.values()]
 
     def apply(self, state: ImpactState, values: list[bytes]) -> StepResult:
         """A batch of `impact.input` records, in order, each one its own step at its own event
@@ -139,6 +164,13 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
             stage.drop()
 
     app.on_partitions_revoked.connect(_revoked, weak=False)
+
+    async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        # Rebuild at once, not on the first input: a takeover must not wait for new alerts.
+        if any(tp.topic == topics.impact_input for tp in assigned):
+            stage.rebuild_soon()
+
+    app.on_partitions_assigned.connect(_assigned, weak=False)
 
     decorate = app.agent(topic, name=f"{config.app_id}.impact", concurrency=1)
 
