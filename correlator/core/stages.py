@@ -12,8 +12,10 @@ Pure like the rest of the core: time is passed in. Wall time appears only as an 
 from __future__ import annotations
 
 import fnmatch
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
 
 from correlator.core.alert_state import AlertBook, AlertTransition, Resolver, TrackedAlert
 from correlator.core.alerts import Alert
@@ -377,3 +379,74 @@ class ImpactState:
     def _stale_sources(self, now: Millis) -> StepResult:
         stale = self.heartbeats.stale_change(now)
         return StepResult() if stale is None else self.tracker.set_stale_sources(stale, now)
+
+
+# -- event-time order across partitions ----------------------------------------------------------
+
+T = TypeVar("T")
+
+CAUGHT_UP: Millis = 2**62
+"""A watermark past every event time: the source has nothing unread."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A source's progress: it has passed on everything up to event time `read`, and has
+    nothing unread at all when `caught_up` (then nothing it sends later needs to wait for it)."""
+
+    read: Millis
+    caught_up: bool
+
+
+class EventTimeOrder(Generic[T]):
+    """One stage partition's inputs from several upstream partitions, released in event-time
+    order (DESIGN §2: a backlog is applied as if it had arrived live).
+
+    Every upstream partition (source) sends its `Mark` in-band, after what it covers. An input
+    at event time t is released once every source has passed t: its `read` is at least t, or it
+    is caught up. A caught-up mark is a lease: without renewal for `lease` seconds of wall time
+    (a dead worker renews nothing) only its `read` counts, so a partition whose new owner has not
+    yet read its backlog holds the others back instead of being overtaken. Wall time is an
+    argument; ties keep arrival order."""
+
+    def __init__(self, sources: int, lease: float = 2.0) -> None:
+        self.sources = sources
+        self.lease = lease
+        self._marks: dict[int, tuple[Mark, float]] = {}
+        self._heap: list[tuple[Millis, int, T]] = []
+        self._seq = 0
+
+    def push(self, t: Millis, item: T) -> None:
+        heapq.heappush(self._heap, (t, self._seq, item))
+        self._seq += 1
+
+    def mark(self, source: int, mark: Mark, wall: float) -> None:
+        self._marks[source] = (mark, wall)
+
+    def watermark(self, wall: float) -> Mark | None:
+        """Everything at or before `read` of the result has arrived; None while some source
+        has not been heard from yet."""
+        if len(self._marks) < self.sources:
+            return None
+        marks = self._marks.values()
+        reads = [m.read for m, _ in marks]
+        behind = [m.read for m, at in marks if not (m.caught_up and wall - at <= self.lease)]
+        return Mark(min(behind), False) if behind else Mark(min(reads), True)
+
+    def release(self, wall: float) -> list[T]:
+        """The inputs that may be applied now, in event-time order."""
+        w = self.watermark(wall)
+        if w is None:
+            return []
+        limit = CAUGHT_UP if w.caught_up else w.read
+        out: list[T] = []
+        while self._heap and self._heap[0][0] <= limit:
+            out.append(heapq.heappop(self._heap)[2])
+        return out
+
+    def pending(self) -> int:
+        return len(self._heap)
+
+    def newest(self) -> Millis | None:
+        """The latest event time waiting (for inputs without one of their own)."""
+        return max((t for t, _, _ in self._heap), default=None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from correlator.core.alerts import Alert
 from correlator.core.stages import AlertPartition, AlertStateOutput
 from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
 from correlator.stream.codec import (
@@ -21,11 +22,14 @@ from correlator.stream.codec import (
     dumps,
     impact_heartbeat,
     loads,
+    marks_from_dict,
+    marks_value,
     partition_for,
     tracked_from_bytes,
     tracked_to_bytes,
 )
 from correlator.stream.context import StageContext
+from correlator.stream.ordering import Held, OrderedInputs, done
 from correlator.stream.tables import alert_state_table
 from correlator.wire import unmapped_to_dict
 
@@ -67,7 +71,14 @@ def register(app: Any, ctx: StageContext) -> None:
     topic = app.topic(ctx.topics.keyed, partitions=n, key_serializer="raw", value_serializer="raw")
     table = alert_state_table(app, config)
     parts: dict[int, AlertPartition] = {}
-    on_revoked(app, ctx.topics.keyed, lambda p: drop_partition(parts, p))
+    waiting: OrderedInputs[Alert] = OrderedInputs()
+    ctx.waiting.append(waiting)
+
+    def drop(partition: int) -> None:
+        drop_partition(parts, partition)
+        waiting.drop(partition)
+
+    on_revoked(app, ctx.topics.keyed, drop)
 
     def rebuild(partition: int) -> AlertStateOutput:
         entries = [
@@ -81,37 +92,64 @@ def register(app: Any, ctx: StageContext) -> None:
 
     decorate = app.agent(topic, name=f"{config.app_id}.alert_state", concurrency=1)
 
+    def forward(partition: int, wall: float) -> list[Output]:
+        mark = waiting.to_forward(partition, wall)
+        if mark is None:
+            return []
+        value = marks_value([(partition, mark)], n)
+        return [(ctx.topics.transitions, None, value, p) for p in range(n)]
+
     @decorate  # type: ignore[untyped-decorator]
     async def alert_state(stream: Any) -> None:
+        # Alerts wait in `waiting` until every raw partition has been read past their event
+        # time, then are applied in that order (a backlog as if live); see `ordering`. One
+        # event at a time: tables are written in the context of the current event, and what
+        # is released belongs to its partition.
         async for event in stream.events():
+            wall = time.monotonic()
             partition = event.message.partition
             records: list[Output] = []
             if partition not in parts:
                 records.extend(outputs(ctx, rebuild(partition), n))
+            d = loads(event.value)
+            held = Held(event)
+            if "marks" in d:
+                marks, sources = marks_from_dict(d)
+                waiting.mark(partition, marks, sources, wall)
+            else:
+                for item in d["alerts"]:
+                    alert = alert_from_hop(item)
+                    waiting.push(partition, alert.event_time, alert, held)
+                ctx.count("alert_state.alerts", held.waiting)
+                ctx.count("alert_state.events")
+            released = waiting.release(partition, wall)
             part = parts[partition]
-            alerts = [alert_from_hop(d) for d in loads(event.value)["alerts"]]
-            out = part.apply(alerts, ctx.topology.resolver, time.monotonic())
+            out = part.apply([a for a, _ in released], ctx.topology.resolver, wall)
             for fp in out.changed:
                 state = part.state_of(fp)
                 if state is not None:
                     table[fp.encode()] = tracked_to_bytes(state)
             records.extend(outputs(ctx, out, n))
+            records.extend(forward(partition, wall))
             await ctx.send(records)
-            ctx.count("alert_state.alerts", len(alerts))
-            ctx.count("alert_state.events")
+            done(released)
+            held.keep()
 
     decorate = app.timer(config.tick_interval, name=f"{config.app_id}.alert_state_tick")
 
     @decorate  # type: ignore[untyped-decorator]
     async def alert_state_tick() -> None:
-        # Expiry of `ends_at` without new alerts. Expired alerts are not written to the table
-        # here (tables change only inside an agent): after a restart they are restored active
-        # with a deadline already past, and expire again at once.
+        # Expiry of `ends_at` without new alerts, when nothing waits upstream (an idle tick must
+        # never run the clock past a backlog). Expired alerts are not written to the table here
+        # (tables change only inside an agent): after a restart they are restored active with a
+        # deadline already past, and expire again at once.
         wall = time.monotonic()
         records: list[Output] = []
         if recovered(app):
             for partition in assigned(app, ctx.topics.keyed) - parts.keys():
                 records.extend(outputs(ctx, rebuild(partition), n))
-        for part in list(parts.values()):
-            records.extend(outputs(ctx, part.tick(wall), n))
+        for partition, part in list(parts.items()):
+            w = waiting.watermark(partition, wall)
+            if w is not None and w.caught_up and not waiting.pending(partition):
+                records.extend(outputs(ctx, part.tick(wall), n))
         await ctx.send(records)

@@ -25,6 +25,7 @@ from correlator.core.snapshot import (
     SegmentImpact,
     ServiceEntry,
 )
+from correlator.core.stages import Mark
 from correlator.core.timefmt import Millis, TimeFormatError, format_time, parse_time
 from correlator.core.topology import Topology
 from correlator.records import SCHEMA
@@ -263,3 +264,21 @@ def snapshot_from_dict(d: Mapping[str, Any]) -> IncidentSnapshot:
         topology_name=topology.get("name", ""),
         topology_version=topology.get("version", ""),
     )
+
+
+# -- progress marks (in-band, on alerts.keyed, alert.transitions and impact.input) ---------------
+
+
+def marks_value(marks: list[tuple[int, Mark]], sources: int, kind: str | None = None) -> bytes:
+    """Upstream partitions' progress: `[[source partition, event time read, caught up]]` out
+    of `sources` upstream partitions (`type: mark` on `impact.input`)."""
+    value: dict[str, Any] = {"schema": SCHEMA}
+    if kind is not None:
+        value["type"] = kind
+    value["marks"] = [[s, m.read, m.caught_up] for s, m in marks]
+    value["sources"] = sources
+    return dumps(value)
+
+
+def marks_from_dict(d: Mapping[str, Any]) -> tuple[list[tuple[int, Mark]], int]:
+    return [(int(s), Mark(int(read), bool(up))) for s, read, up in d["marks"]], int(d["sources"])

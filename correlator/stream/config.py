@@ -89,6 +89,13 @@ class WorkerConfig:
     """Longest wait of a fetch request on the broker, for the ingest and Faust consumers. aiokafka
     keeps one fetch in flight per broker, and a partition left out of it (its previous records
     were still buffered) waits for it to return: this bounds that stall on every hop."""
+    session_timeout: float = 10.0
+    """A worker that stops heartbeating (killed, frozen) loses its partitions after this long:
+    the bound on how long its partitions wait before another worker takes them over."""
+    instance_id: str | None = None
+    """Static group membership (Kafka `group.instance.id`): a worker restarted with the same id
+    gets its partitions back at once, without waiting for the session timeout or a rebalance.
+    Unique per worker, stable across its restarts."""
     fast_timeouts: bool = False
     """Short session and commit timeouts (tests, local demo)."""
 

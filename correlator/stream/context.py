@@ -41,6 +41,9 @@ class StageContext:
     counters: dict[str, int] = field(default_factory=dict)
     """Records sent per topic (`sent:<topic>`) and consumed per stage, for tests and benchmarks."""
 
+    waiting: list[Any] = field(default_factory=list)
+    """Each stage's `OrderedInputs`: inputs waiting for their turn in event-time order."""
+
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 
@@ -53,6 +56,7 @@ class StageContext:
             and c(f"sent:{t.keyed}", 0) == c("alert_state.events", 0)
             and c(f"sent:{t.transitions}", 0) == c("health.events", 0)
             and c(f"sent:{t.impact_input}", 0) == c("impact.inputs", 0)
+            and not any(w.pending(p) for w in self.waiting for p in list(w.parts))
         )
 
     async def send(self, outputs: list[tuple[str, bytes | None, bytes | None, int | None]]) -> None:

@@ -10,6 +10,7 @@ the impact stage as two changes (DESIGN §2). The newest record of a batch per c
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from correlator.core.stages import HealthOutput, HealthPartition, TransitionIn
@@ -20,9 +21,12 @@ from correlator.stream.codec import (
     dumps,
     impact_health,
     loads,
+    marks_from_dict,
+    marks_value,
     partition_for,
 )
 from correlator.stream.context import StageContext
+from correlator.stream.ordering import Held, OrderedInputs, done
 from correlator.stream.tables import component_alerts_table
 from correlator.wire import health_to_dict
 
@@ -39,7 +43,14 @@ def register(app: Any, ctx: StageContext) -> None:
     )
     table = component_alerts_table(app, config)
     parts: dict[int, HealthPartition] = {}
-    on_revoked(app, topics.transitions, lambda p: drop_partition(parts, p))
+    waiting: OrderedInputs[TransitionIn] = OrderedInputs()
+    ctx.waiting.append(waiting)
+
+    def drop(partition: int) -> None:
+        drop_partition(parts, partition)
+        waiting.drop(partition)
+
+    on_revoked(app, topics.transitions, drop)
 
     def publish(out: HealthOutput) -> list[Output]:
         records: list[Output] = [
@@ -67,34 +78,50 @@ def register(app: Any, ctx: StageContext) -> None:
 
     decorate = app.agent(topic, name=f"{config.app_id}.health", concurrency=1)
 
+    def forward(partition: int, wall: float) -> list[Output]:
+        mark = waiting.to_forward(partition, wall)
+        if mark is None:
+            return []
+        return [(topics.impact_input, None, marks_value([(partition, mark)], n, "mark"), 0)]
+
     @decorate  # type: ignore[untyped-decorator]
     async def health(stream: Any) -> None:
+        # Transitions wait in `waiting` until every alert-state partition has passed their
+        # event time, then are applied in that order; see `ordering`. One event at a time, as
+        # in the alert-state stage.
         async for event in stream.events():
+            wall = time.monotonic()
             partition = event.message.partition
             records: list[Output] = []
             if partition not in parts:
                 records.extend(rebuild(partition))
-            items = [
-                TransitionIn(
-                    d["component"],
-                    d["fingerprint"],
-                    d["active"],
-                    alert_from_hop(d["alert"]),
-                    d["at"],
-                )
-                for d in loads(event.value)["transitions"]
-            ]
-            out = parts[partition].apply(items)
-            for component, fp, alert, at in out.writes:
+            ctx.count("health.events")
+            d = loads(event.value)
+            held = Held(event)
+            if "marks" in d:
+                marks, sources = marks_from_dict(d)
+                waiting.mark(partition, marks, sources, wall)
+            else:
+                for t in d["transitions"]:
+                    alert = alert_from_hop(t["alert"])
+                    item = TransitionIn(
+                        t["component"], t["fingerprint"], t["active"], alert, t["at"]
+                    )
+                    waiting.push(partition, item.at, item, held)
+            released = waiting.release(partition, wall)
+            out = parts[partition].apply([item for item, _ in released])
+            for component, fp, written, at in out.writes:
                 key = f"{component}{_SEP}{fp}".encode()
-                if alert is None:
+                if written is None:
                     if key in table:
                         del table[key]
                 else:
-                    table[key] = dumps({"alert": alert_to_hop(alert), "at": at})
+                    table[key] = dumps({"alert": alert_to_hop(written), "at": at})
             records.extend(publish(out))
+            records.extend(forward(partition, wall))
             await ctx.send(records)
-            ctx.count("health.events")
+            done(released)
+            held.keep()
 
     # A partition gained in a rebalance is rebuilt (and its health published again) at once,
     # not when its first new input arrives.

@@ -18,7 +18,7 @@ from typing import Any
 
 from correlator.core.incidents import StepResult
 from correlator.core.stages import ImpactState
-from correlator.core.timefmt import parse_time
+from correlator.core.timefmt import Millis, TimeFormatError, parse_time
 from correlator.errors import CorrelatorError
 from correlator.records import TOPIC_COMPONENT_HEALTH
 from correlator.stream.assignment import assigned
@@ -26,11 +26,13 @@ from correlator.stream.codec import (
     dumps,
     impact_tick,
     loads,
+    marks_from_dict,
     partition_for,
     snapshot_from_dict,
 )
 from correlator.stream.context import StageContext, log
 from correlator.stream.kafka_io import committed_offset, latest_by_key, read_to_end, read_until
+from correlator.stream.ordering import Held, OrderedInputs, done
 from correlator.topology_files import parse_topology_text
 from correlator.wire import health_from_dict, step_records
 
@@ -47,9 +49,12 @@ class ImpactStage:
         self.lag = 0.0
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.waiting: OrderedInputs[dict[str, Any]] = OrderedInputs()
+        ctx.waiting.append(self.waiting)
 
     def drop(self) -> None:
         self.state = None
+        self.waiting.drop(0)
 
     def rebuild_soon(self) -> None:
         """Rebuild in the background (the rebalance callback must not wait for it)."""
@@ -102,15 +107,44 @@ class ImpactStage:
         incidents = latest_by_key(await read_to_end(config, topics.incidents))
         return list(health.values()), [snapshot_from_dict(loads(v)) for v in incidents.values()]
 
-    def apply(self, state: ImpactState, values: list[bytes]) -> StepResult:
-        """A batch of `impact.input` records, in order, each one its own step at its own event
-        time, exactly as `Engine` steps: a batch never folds changes of different times."""
+    def accept(self, state: ImpactState, events: list[Any]) -> list[Held]:
+        """Take in a batch of `impact.input` records: progress marks are noted, everything
+        else waits in event-time order (`waiting`) until every health partition has passed it."""
         wall = time.monotonic()
-        self.last_input = wall
+        held: list[Held] = []
+        for event in events:
+            d = loads(event.value)
+            if d.get("type") == "mark":
+                marks, sources = marks_from_dict(d)
+                self.waiting.mark(0, marks, sources, wall)
+                continue
+            self.last_input = wall
+            h = Held(event)
+            held.append(h)
+            self.waiting.push(0, self._time_of(state, d), d, h)
+        return held
+
+    def _time_of(self, state: ImpactState, d: dict[str, Any]) -> Millis:
+        """The event time an input is applied at; inputs without one (a topology version, a
+        malformed time) take their place after what already waits."""
+        try:
+            if d.get("type") == "health":
+                return parse_time(d["health"]["as_of"])
+            if isinstance(d.get("at"), str):
+                return parse_time(d["at"])
+        except (KeyError, TypeError, TimeFormatError):
+            pass
+        return self.waiting.newest(0) or state.clock.now or 0
+
+    def apply(self, state: ImpactState) -> tuple[StepResult, list[tuple[Any, Held]]]:
+        """Apply what may be applied now, each input one step at its own event time, exactly
+        as `Engine` steps: nothing folds changes of different times."""
+        wall = time.monotonic()
+        released = self.waiting.release(0, wall)
         result = StepResult()
-        for value in values:
-            result.extend(self._apply_one(state, loads(value), wall))
-        return result
+        for d, _ in released:
+            result.extend(self._apply_one(state, d, wall))
+        return result, released
 
     def _apply_one(self, state: ImpactState, d: dict[str, Any], wall: float) -> StepResult:
         kind = d.get("type")
@@ -176,12 +210,16 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
 
     @decorate  # type: ignore[untyped-decorator]
     async def impact(stream: Any) -> None:
-        # `take` acks the batch only after this body has sent its outputs (at-least-once).
-        async for values in stream.take(config.impact_batch, within=0.005):
+        # Records are acknowledged only once applied and their outputs sent (at-least-once).
+        async for events in stream.take_events(config.impact_batch, within=0.005):
             state = await stage.ready()
-            result = stage.apply(state, list(values))
+            held = stage.accept(state, list(events))
+            result, released = stage.apply(state)
             await ctx.send(stage.outputs(result))
-            ctx.count("impact.inputs", len(values))
+            done(released)
+            for h in held:
+                h.keep()
+            ctx.count("impact.inputs", len(events))
 
     decorate = app.timer(config.tick_interval, name=f"{config.app_id}.impact_tick")
 

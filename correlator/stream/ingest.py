@@ -14,10 +14,12 @@ from typing import Any
 from mode import Service
 
 from correlator.adapters import decode_payload
+from correlator.core.stages import Mark
 from correlator.stream.codec import (
     alert_to_hop,
     dead_letter_value,
     dumps,
+    marks_value,
     partition_for,
     unwrap_raw,
 )
@@ -26,9 +28,14 @@ from correlator.stream.kafka_io import client_kwargs, gather_sends, new_producer
 
 
 def decode_batch(
-    messages: list[Any], partitions: int, max_bytes: int, read_at: int
+    messages: list[Any],
+    partitions: int,
+    max_bytes: int,
+    read_at: int,
+    newest: dict[int, int] | None = None,
 ) -> tuple[dict[int, list[dict[str, Any]]], list[bytes], int]:
-    """Decode raw records: hop alerts grouped by partition, dead-letter values, alert count."""
+    """Decode raw records: hop alerts grouped by partition, dead-letter values, alert count.
+    `newest` collects the latest event time read per raw partition."""
     by_partition: dict[int, list[dict[str, Any]]] = {}
     dead: list[bytes] = []
     count = 0
@@ -38,10 +45,16 @@ def decode_batch(
         for letter in decoded.dead_letters:
             dead.append(dumps(dead_letter_value(letter, m.topic, m.partition, m.offset)))
         for alert in decoded.alerts:
+            if newest is not None:
+                newest[m.partition] = max(newest.get(m.partition, 0), alert.event_time)
             p = partition_for(alert.fingerprint, partitions)
             by_partition.setdefault(p, []).append(alert_to_hop(alert))
             count += 1
     return by_partition, dead, count
+
+
+MARK_EVERY = 0.25
+"""Seconds between progress marks while nothing is read (they renew `EventTimeOrder` leases)."""
 
 
 class IngestService(Service):
@@ -52,6 +65,10 @@ class IngestService(Service):
         self._consumer: Any = None
         self._producer: Any = None
         self._partitions = 1
+        self._raw_partitions = 1
+        self._newest: dict[int, int] = {}
+        """Per raw partition, the latest event time read (the `read` of its progress mark)."""
+        self._marked_at = 0.0
         self.newest_read_ms: int | None = None
         """Kafka timestamp of the newest raw record processed so far (for `GET /health`)."""
         super().__init__(**kwargs)
@@ -73,11 +90,13 @@ class IngestService(Service):
         from aiokafka import AIOKafkaConsumer
 
         config = self.ctx.config
-        fast = (
-            {"session_timeout_ms": 6000, "heartbeat_interval_ms": 500}
-            if (config.fast_timeouts)
-            else {}
-        )
+        session = 6.0 if config.fast_timeouts else config.session_timeout
+        fast: dict[str, Any] = {
+            "session_timeout_ms": int(session * 1000),
+            "heartbeat_interval_ms": int(max(0.1, min(1.0, session / 5)) * 1000),
+        }
+        if config.instance_id is not None:
+            fast["group_instance_id"] = f"{config.instance_id}-ingest"
         self._consumer = AIOKafkaConsumer(
             self.ctx.topics.raw,
             **client_kwargs(config),
@@ -93,6 +112,7 @@ class IngestService(Service):
         await self._producer.start()
         await self._consumer.start()
         self._partitions = len(await self._producer.partitions_for(self.ctx.topics.keyed))
+        self._raw_partitions = len(await self._producer.partitions_for(self.ctx.topics.raw))
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
@@ -105,12 +125,18 @@ class IngestService(Service):
         config = self.ctx.config
         topics = self.ctx.topics
         while not self.should_stop:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=config.ingest_batch)
+            batches = await self._consumer.getmany(timeout_ms=100, max_records=config.ingest_batch)
             if not batches:
+                if time.monotonic() - self._marked_at >= MARK_EVERY:
+                    await gather_sends(await self._send_marks())
                 continue
             messages = [m for ms in batches.values() for m in ms]
             by_partition, dead, count = decode_batch(
-                messages, self._partitions, config.max_payload_bytes, int(time.time() * 1000)
+                messages,
+                self._partitions,
+                config.max_payload_bytes,
+                int(time.time() * 1000),
+                self._newest,
             )
             futures = [
                 await self._producer.send(
@@ -119,6 +145,7 @@ class IngestService(Service):
                 for p, alerts in by_partition.items()
             ]
             futures.extend([await self._producer.send(topics.dlq, value) for value in dead])
+            futures.extend(await self._send_marks())
             await gather_sends(futures)
             self.ctx.count(f"sent:{topics.keyed}", len(by_partition))
             await self._consumer.commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
@@ -128,3 +155,22 @@ class IngestService(Service):
             if dead:
                 self.ctx.count("ingest.dead_letters", len(dead))
                 log.info("ingest: %d dead letter(s) sent to %s", len(dead), topics.dlq)
+
+    async def _send_marks(self) -> list[Any]:
+        """Tell every alert-state partition how far each raw partition held here has been read
+        (after the alerts it covers, in the same partition): the stages downstream apply their
+        inputs in event-time order across partitions (`EventTimeOrder`)."""
+        self._marked_at = time.monotonic()
+        consumer = self._consumer
+        marks: list[tuple[int, Mark]] = []
+        for tp in sorted(consumer.assignment()):
+            high = consumer.highwater(tp)
+            caught_up = high is not None and await consumer.position(tp) >= high
+            marks.append((tp.partition, Mark(self._newest.get(tp.partition, 0), caught_up)))
+        if not marks:
+            return []
+        value = marks_value(marks, self._raw_partitions)
+        return [
+            await self._producer.send(self.ctx.topics.keyed, value, partition=p)
+            for p in range(self._partitions)
+        ]

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 from equivalence import db_events, histories, integrity, replay_events
-from worker_harness import ACME_TOPOLOGY, make_config, produce, records, running, wait_for
+from worker_harness import (
+    ACME_TOPOLOGY,
+    make_config,
+    produce,
+    produce_settled,
+    records,
+    running,
+    wait_for,
+)
 
 from correlator.broker import KafkaBroker
 from correlator.stream.config import WorkerConfig
@@ -43,7 +51,7 @@ async def test_backlog_before_the_worker_starts_equals_replay(
     lines = OUTAGES.read_bytes().splitlines()
     want = histories(replay_events(ACME_TOPOLOGY, lines, tmp_path))
     db_url = f"sqlite:///{tmp_path / 'history.db'}"
-    config = make_config(kafka_broker.bootstrap, ACME_TOPOLOGY, db_url=db_url, partitions=1)
+    config = make_config(kafka_broker.bootstrap, ACME_TOPOLOGY, db_url=db_url, partitions=4)
     from correlator.stream.app import prepare
 
     await prepare(config)
@@ -61,11 +69,11 @@ async def test_backlog_while_the_worker_is_down_equals_replay(
     lines = OUTAGES.read_bytes().splitlines()
     redis, payment = lines[:8], lines[8:]
     db_url = f"sqlite:///{tmp_path / 'history.db'}"
-    config = make_config(kafka_broker.bootstrap, ACME_TOPOLOGY, db_url=db_url, partitions=1)
+    config = make_config(kafka_broker.bootstrap, ACME_TOPOLOGY, db_url=db_url, partitions=4)
     raw = topics_for(config).raw
     first = histories(replay_events(ACME_TOPOLOGY, redis, tmp_path))
-    async with running(config):
-        await produce(config.bootstrap, raw, redis)
+    async with running(config) as app:
+        await produce_settled(app, config, redis)  # live: one alert at a time
         await wait_for(lambda: agrees_with_replay(config, first, db_url), 45, "first part")
     await produce(config.bootstrap, raw, payment)  # the worker is down: a backlog builds up
     want = histories(replay_events(ACME_TOPOLOGY, lines, tmp_path))
