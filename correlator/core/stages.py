@@ -108,8 +108,26 @@ class AlertStateOutput:
     unmapped_count: int = 0
     """Alerts whose labels match no component (an unknown resolve included)."""
     heartbeat_count: int = 0
+    transition_origin: list[Origin | None] = field(default_factory=list)
+    heartbeat_origin: list[Origin | None] = field(default_factory=list)
+
+    def origin(self, origin: Origin | None) -> None:
+        """Every output so far came from the input at `origin` (the stream orders by it)."""
+        self.transition_origin = [origin] * len(self.transitions)
+        self.heartbeat_origin = [origin] * len(self.heartbeats)
+
+    def origins(self) -> list[Origin | None]:
+        """Per transition, the raw record behind it (None: a restore or an idle expiry)."""
+        pad = len(self.transitions) - len(self.transition_origin)
+        return self.transition_origin + [None] * pad
+
+    def heartbeat_origins(self) -> list[Origin | None]:
+        pad = len(self.heartbeats) - len(self.heartbeat_origin)
+        return self.heartbeat_origin + [None] * pad
 
     def extend(self, other: AlertStateOutput) -> None:
+        self.transition_origin = self.origins() + other.origins()
+        self.heartbeat_origin = self.heartbeat_origins() + other.heartbeat_origins()
         self.transitions.extend(other.transitions)
         self.changed.extend(other.changed)
         self.unmapped.extend(other.unmapped)
@@ -234,6 +252,14 @@ class HealthOutput:
     """Per record, the newest `received_at` behind it (for the ingest lag)."""
     writes: list[tuple[str, str, Alert | None, Millis]] = field(default_factory=list)
     """Table writes: (component, fingerprint, alert or None to delete, at)."""
+    origins: list[Origin | None] = field(default_factory=list)
+    """Per record, the raw record behind it, when the stream tracks it (else empty)."""
+
+    def extend(self, other: HealthOutput) -> None:
+        self.records.extend(other.records)
+        self.received_at.extend(other.received_at)
+        self.writes.extend(other.writes)
+        self.origins.extend(other.origins or [None] * len(other.records))
 
     def latest(self) -> dict[str, ComponentHealth]:
         """Per component, its newest record (what the compacted `component.health` keeps)."""
@@ -386,62 +412,115 @@ class ImpactState:
 T = TypeVar("T")
 
 CAUGHT_UP: Millis = 2**62
-"""A watermark past every event time: the source has nothing unread."""
+"""An event time past every other: nothing unread holds the others back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an input comes from: a raw partition and the offset of its record there."""
+
+    partition: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """A source's progress: it has passed on everything up to event time `read`, and has
-    nothing unread at all when `caught_up` (then nothing it sends later needs to wait for it)."""
+    """How far one raw partition has been passed on along one path: every record before
+    `offset` (with event times up to `read`); `caught_up` when nothing was left unread."""
 
+    offset: int
     read: Millis
     caught_up: bool
 
 
 class EventTimeOrder(Generic[T]):
-    """One stage partition's inputs from several upstream partitions, released in event-time
-    order (DESIGN §2: a backlog is applied as if it had arrived live).
+    """One stage partition's waiting inputs, released in the order replay would apply them
+    (DESIGN §2: a backlog is applied as if it had arrived live).
 
-    Every upstream partition (source) sends its `Mark` in-band, after what it covers. An input
-    at event time t is released once every source has passed t: its `read` is at least t, or it
-    is caught up. A caught-up mark is a lease: without renewal for `lease` seconds of wall time
-    (a dead worker renews nothing) only its `read` counts, so a partition whose new owner has not
-    yet read its backlog holds the others back instead of being overtaken. Wall time is an
-    argument; ties keep arrival order."""
+    Every upstream path (an upstream partition, `source`) passes on, in-band and after what they
+    cover, one `Mark` per raw partition. An input from raw partition r at offset o and event
+    time t is released once
+    - every path has passed r beyond o: nothing read before it from r can still be on its way
+      along another path (inputs of one raw partition keep their order), and
+    - every raw partition has been read past t on every path, or was caught up there: a backlog
+      on one partition holds back later event times of the others (event-time merge).
+    A caught-up mark is a lease: without renewal for `lease` seconds of wall time (a dead worker
+    renews nothing) only its `read` counts. Wall time is an argument; ties keep arrival order.
+    Inputs without an origin (idle ticks, acknowledgements) need only the second condition.
+    """
 
     def __init__(self, sources: int, lease: float = 2.0) -> None:
         self.sources = sources
+        self.raw = 0
         self.lease = lease
-        self._marks: dict[int, tuple[Mark, float]] = {}
-        self._heap: list[tuple[Millis, int, T]] = []
+        self._marks: dict[tuple[int, int], tuple[Mark, float]] = {}
+        self._heap: list[tuple[Millis, int, Origin | None, T]] = []
         self._seq = 0
 
-    def push(self, t: Millis, item: T) -> None:
-        heapq.heappush(self._heap, (t, self._seq, item))
+    def push(self, t: Millis, origin: Origin | None, item: T) -> None:
+        heapq.heappush(self._heap, (t, self._seq, origin, item))
         self._seq += 1
 
-    def mark(self, source: int, mark: Mark, wall: float) -> None:
-        self._marks[source] = (mark, wall)
+    def mark(self, source: int, raw: int, marks: Iterable[tuple[int, Mark]], wall: float) -> None:
+        """`source` passed on raw partitions `(r, mark)`, out of `raw` raw partitions."""
+        self.raw = raw
+        for r, m in marks:
+            self._marks[(source, r)] = (m, wall)
 
-    def watermark(self, wall: float) -> Mark | None:
-        """Everything at or before `read` of the result has arrived; None while some source
-        has not been heard from yet."""
-        if len(self._marks) < self.sources:
+    def _per_raw(self, wall: float) -> dict[int, tuple[int, Millis, bool]] | None:
+        """Per raw partition over every path: (lowest offset, lowest read, all caught up)."""
+        if self.raw == 0:
             return None
-        marks = self._marks.values()
-        reads = [m.read for m, _ in marks]
-        behind = [m.read for m, at in marks if not (m.caught_up and wall - at <= self.lease)]
-        return Mark(min(behind), False) if behind else Mark(min(reads), True)
+        out: dict[int, tuple[int, Millis, bool]] = {}
+        for r in range(self.raw):
+            marks = [self._marks.get((s, r)) for s in range(self.sources)]
+            if any(m is None for m in marks):
+                return None
+            present = [m for m in marks if m is not None]
+            out[r] = (
+                min(m.offset for m, _ in present),
+                min(m.read for m, _ in present),
+                all(m.caught_up and wall - at <= self.lease for m, at in present),
+            )
+        return out
 
     def release(self, wall: float) -> list[T]:
         """The inputs that may be applied now, in event-time order."""
-        w = self.watermark(wall)
-        if w is None:
+        per_raw = self._per_raw(wall)
+        if per_raw is None:
             return []
-        limit = CAUGHT_UP if w.caught_up else w.read
+        bound = min((CAUGHT_UP if up else read) for _, read, up in per_raw.values())
         out: list[T] = []
-        while self._heap and self._heap[0][0] <= limit:
-            out.append(heapq.heappop(self._heap)[2])
+        while self._heap:
+            t, _, origin, item = self._heap[0]
+            if t > bound:
+                break
+            if origin is not None:
+                passed = per_raw.get(origin.partition)
+                if passed is None or passed[0] <= origin.offset:
+                    break
+            heapq.heappop(self._heap)
+            out.append(item)
+        return out
+
+    def progress(self, wall: float) -> list[tuple[int, Mark]] | None:
+        """This partition's own marks to pass on: what every path passed it, minus what still
+        waits here."""
+        per_raw = self._per_raw(wall)
+        if per_raw is None:
+            return None
+        waiting: dict[int, int] = {}
+        for _, _, origin, _ in self._heap:
+            if origin is not None:
+                waiting[origin.partition] = min(
+                    waiting.get(origin.partition, origin.offset), origin.offset
+                )
+        oldest = min((t for t, _, _, _ in self._heap), default=None)
+        out = []
+        for r, (offset, read, up) in sorted(per_raw.items()):
+            if oldest is not None:
+                read = min(read, oldest)
+            out.append((r, Mark(min(offset, waiting.get(r, offset)), read, up and not self._heap)))
         return out
 
     def pending(self) -> int:
@@ -449,4 +528,4 @@ class EventTimeOrder(Generic[T]):
 
     def newest(self) -> Millis | None:
         """The latest event time waiting (for inputs without one of their own)."""
-        return max((t for t, _, _ in self._heap), default=None)
+        return max((t for t, _, _, _ in self._heap), default=None)

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from correlator.core.alerts import Alert
-from correlator.core.stages import AlertPartition, AlertStateOutput
+from correlator.core.stages import AlertPartition, AlertStateOutput, Origin
 from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
 from correlator.stream.codec import (
     alert_from_hop,
@@ -24,6 +24,8 @@ from correlator.stream.codec import (
     loads,
     marks_from_dict,
     marks_value,
+    origin_from_hop,
+    origin_to_hop,
     partition_for,
     tracked_from_bytes,
     tracked_to_bytes,
@@ -40,7 +42,7 @@ def outputs(ctx: StageContext, out: AlertStateOutput, partitions: int) -> list[O
     """The records one batch's outcome publishes."""
     topics = ctx.topics
     by_partition: dict[int, list[dict[str, Any]]] = {}
-    for t, at in out.transitions:
+    for (t, at), origin in zip(out.transitions, out.origins(), strict=True):
         by_partition.setdefault(partition_for(t.component, partitions), []).append(
             {
                 "component": t.component,
@@ -48,6 +50,7 @@ def outputs(ctx: StageContext, out: AlertStateOutput, partitions: int) -> list[O
                 "active": t.active,
                 "at": at,
                 "alert": alert_to_hop(t.alert),
+                "org": origin_to_hop(origin),
             }
         )
     records: list[Output] = [
@@ -59,8 +62,8 @@ def outputs(ctx: StageContext, out: AlertStateOutput, partitions: int) -> list[O
         for u in out.unmapped
     )
     records.extend(
-        (topics.impact_input, source.encode(), impact_heartbeat(source, at), 0)
-        for source, at in out.heartbeats
+        (topics.impact_input, source.encode(), impact_heartbeat(source, at, origin), 0)
+        for (source, at), origin in zip(out.heartbeats, out.heartbeat_origins(), strict=True)
     )
     return records
 
@@ -71,7 +74,7 @@ def register(app: Any, ctx: StageContext) -> None:
     topic = app.topic(ctx.topics.keyed, partitions=n, key_serializer="raw", value_serializer="raw")
     table = alert_state_table(app, config)
     parts: dict[int, AlertPartition] = {}
-    waiting: OrderedInputs[Alert] = OrderedInputs()
+    waiting: OrderedInputs[tuple[Alert, Origin | None]] = OrderedInputs(sources=1)
     ctx.waiting.append(waiting)
 
     def drop(partition: int) -> None:
@@ -93,10 +96,10 @@ def register(app: Any, ctx: StageContext) -> None:
     decorate = app.agent(topic, name=f"{config.app_id}.alert_state", concurrency=1)
 
     def forward(partition: int, wall: float) -> list[Output]:
-        mark = waiting.to_forward(partition, wall)
-        if mark is None:
+        marks = waiting.to_forward(partition, wall)
+        if marks is None:
             return []
-        value = marks_value([(partition, mark)], n)
+        value = marks_value(partition, marks, waiting.raw(partition))
         return [(ctx.topics.transitions, None, value, p) for p in range(n)]
 
     @decorate  # type: ignore[untyped-decorator]
@@ -114,17 +117,22 @@ def register(app: Any, ctx: StageContext) -> None:
             d = loads(event.value)
             held = Held(event)
             if "marks" in d:
-                marks, sources = marks_from_dict(d)
-                waiting.mark(partition, marks, sources, wall)
+                source, raw, marks = marks_from_dict(d)
+                waiting.mark(partition, source, raw, marks, wall)
             else:
                 for item in d["alerts"]:
                     alert = alert_from_hop(item)
-                    waiting.push(partition, alert.event_time, alert, held)
+                    origin = origin_from_hop(item.get("org"))
+                    waiting.push(partition, alert.event_time, origin, (alert, origin), held)
                 ctx.count("alert_state.alerts", held.waiting)
                 ctx.count("alert_state.events")
             released = waiting.release(partition, wall)
             part = parts[partition]
-            out = part.apply([a for a, _ in released], ctx.topology.resolver, wall)
+            out = AlertStateOutput()
+            for (alert, origin), _ in released:
+                one = part.apply([alert], ctx.topology.resolver, wall)
+                one.origin(origin)
+                out.extend(one)
             for fp in out.changed:
                 state = part.state_of(fp)
                 if state is not None:
@@ -149,7 +157,6 @@ def register(app: Any, ctx: StageContext) -> None:
             for partition in assigned(app, ctx.topics.keyed) - parts.keys():
                 records.extend(outputs(ctx, rebuild(partition), n))
         for partition, part in list(parts.items()):
-            w = waiting.watermark(partition, wall)
-            if w is not None and w.caught_up and not waiting.pending(partition):
+            if waiting.caught_up(partition, wall):
                 records.extend(outputs(ctx, part.tick(wall), n))
         await ctx.send(records)

@@ -25,7 +25,7 @@ from correlator.core.snapshot import (
     SegmentImpact,
     ServiceEntry,
 )
-from correlator.core.stages import Mark
+from correlator.core.stages import Mark, Origin
 from correlator.core.timefmt import Millis, TimeFormatError, format_time, parse_time
 from correlator.core.topology import Topology
 from correlator.records import SCHEMA
@@ -151,13 +151,16 @@ def tracked_from_bytes(fingerprint: str, raw: bytes) -> TrackedAlert:
 # -- impact.input --------------------------------------------------------------------------------
 
 
-def impact_health(record: ComponentHealth, received_at: Millis | None) -> bytes:
+def impact_health(
+    record: ComponentHealth, received_at: Millis | None, origin: Origin | None = None
+) -> bytes:
     return dumps(
         {
             "schema": SCHEMA,
             "type": "health",
             "health": health_to_dict(record),
             "received_at": received_at,
+            "origin": origin_to_hop(origin),
         }
     )
 
@@ -166,8 +169,16 @@ def impact_tick(at: Millis) -> bytes:
     return dumps({"schema": SCHEMA, "type": "tick", "at": format_time(at)})
 
 
-def impact_heartbeat(source: str, at: Millis) -> bytes:
-    return dumps({"schema": SCHEMA, "type": "heartbeat", "source": source, "at": format_time(at)})
+def impact_heartbeat(source: str, at: Millis, origin: Origin | None = None) -> bytes:
+    return dumps(
+        {
+            "schema": SCHEMA,
+            "type": "heartbeat",
+            "source": source,
+            "at": format_time(at),
+            "origin": origin_to_hop(origin),
+        }
+    )
 
 
 def impact_topology(topology: Topology, text: str) -> bytes:
@@ -269,16 +280,30 @@ def snapshot_from_dict(d: Mapping[str, Any]) -> IncidentSnapshot:
 # -- progress marks (in-band, on alerts.keyed, alert.transitions and impact.input) ---------------
 
 
-def marks_value(marks: list[tuple[int, Mark]], sources: int, kind: str | None = None) -> bytes:
-    """Upstream partitions' progress: `[[source partition, event time read, caught up]]` out
-    of `sources` upstream partitions (`type: mark` on `impact.input`)."""
+def marks_value(
+    source: int, marks: list[tuple[int, Mark]], raw: int, kind: str | None = None
+) -> bytes:
+    """How far upstream partition `source` has passed on each raw partition:
+    `[[raw partition, next offset, event time read, caught up]]`, out of `raw` raw partitions
+    (`type: mark` on `impact.input`)."""
     value: dict[str, Any] = {"schema": SCHEMA}
     if kind is not None:
         value["type"] = kind
-    value["marks"] = [[s, m.read, m.caught_up] for s, m in marks]
-    value["sources"] = sources
+    value["source"] = source
+    value["raw"] = raw
+    value["marks"] = [[r, m.offset, m.read, m.caught_up] for r, m in marks]
     return dumps(value)
 
 
-def marks_from_dict(d: Mapping[str, Any]) -> tuple[list[tuple[int, Mark]], int]:
-    return [(int(s), Mark(int(read), bool(up))) for s, read, up in d["marks"]], int(d["sources"])
+def marks_from_dict(d: Mapping[str, Any]) -> tuple[int, int, list[tuple[int, Mark]]]:
+    """(source, raw partitions, marks) of a marks record."""
+    marks = [(int(r), Mark(int(o), int(t), bool(up))) for r, o, t, up in d["marks"]]
+    return int(d["source"]), int(d["raw"]), marks
+
+
+def origin_to_hop(origin: Origin | None) -> list[int] | None:
+    return None if origin is None else [origin.partition, origin.offset]
+
+
+def origin_from_hop(value: Any) -> Origin | None:
+    return None if value is None else Origin(int(value[0]), int(value[1]))

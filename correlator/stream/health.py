@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from correlator.core.stages import HealthOutput, HealthPartition, TransitionIn
+from correlator.core.stages import HealthOutput, HealthPartition, Origin, TransitionIn
 from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
 from correlator.stream.codec import (
     alert_from_hop,
@@ -23,6 +23,7 @@ from correlator.stream.codec import (
     loads,
     marks_from_dict,
     marks_value,
+    origin_from_hop,
     partition_for,
 )
 from correlator.stream.context import StageContext
@@ -43,7 +44,7 @@ def register(app: Any, ctx: StageContext) -> None:
     )
     table = component_alerts_table(app, config)
     parts: dict[int, HealthPartition] = {}
-    waiting: OrderedInputs[TransitionIn] = OrderedInputs()
+    waiting: OrderedInputs[tuple[TransitionIn, Origin | None]] = OrderedInputs(sources=n)
     ctx.waiting.append(waiting)
 
     def drop(partition: int) -> None:
@@ -53,9 +54,10 @@ def register(app: Any, ctx: StageContext) -> None:
     on_revoked(app, topics.transitions, drop)
 
     def publish(out: HealthOutput) -> list[Output]:
+        origins = out.origins or [None] * len(out.records)
         records: list[Output] = [
-            (topics.impact_input, record.id.encode(), impact_health(record, received), 0)
-            for record, received in zip(out.records, out.received_at, strict=True)
+            (topics.impact_input, record.id.encode(), impact_health(record, received, origin), 0)
+            for record, received, origin in zip(out.records, out.received_at, origins, strict=True)
         ]
         records.extend(
             (topics.health, c.encode(), dumps(health_to_dict(r)), partition_for(c, n))
@@ -79,10 +81,11 @@ def register(app: Any, ctx: StageContext) -> None:
     decorate = app.agent(topic, name=f"{config.app_id}.health", concurrency=1)
 
     def forward(partition: int, wall: float) -> list[Output]:
-        mark = waiting.to_forward(partition, wall)
-        if mark is None:
+        marks = waiting.to_forward(partition, wall)
+        if marks is None:
             return []
-        return [(topics.impact_input, None, marks_value([(partition, mark)], n, "mark"), 0)]
+        value = marks_value(partition, marks, waiting.raw(partition), "mark")
+        return [(topics.impact_input, None, value, 0)]
 
     @decorate  # type: ignore[untyped-decorator]
     async def health(stream: Any) -> None:
@@ -99,17 +102,22 @@ def register(app: Any, ctx: StageContext) -> None:
             d = loads(event.value)
             held = Held(event)
             if "marks" in d:
-                marks, sources = marks_from_dict(d)
-                waiting.mark(partition, marks, sources, wall)
+                source, raw, marks = marks_from_dict(d)
+                waiting.mark(partition, source, raw, marks, wall)
             else:
                 for t in d["transitions"]:
                     alert = alert_from_hop(t["alert"])
                     item = TransitionIn(
                         t["component"], t["fingerprint"], t["active"], alert, t["at"]
                     )
-                    waiting.push(partition, item.at, item, held)
+                    origin = origin_from_hop(t.get("org"))
+                    waiting.push(partition, item.at, origin, (item, origin), held)
             released = waiting.release(partition, wall)
-            out = parts[partition].apply([item for item, _ in released])
+            out = HealthOutput()
+            for (item, origin), _ in released:
+                one = parts[partition].apply([item])
+                one.origins = [origin] * len(one.records)
+                out.extend(one)
             for component, fp, written, at in out.writes:
                 key = f"{component}{_SEP}{fp}".encode()
                 if written is None:

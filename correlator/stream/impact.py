@@ -27,6 +27,7 @@ from correlator.stream.codec import (
     impact_tick,
     loads,
     marks_from_dict,
+    origin_from_hop,
     partition_for,
     snapshot_from_dict,
 )
@@ -49,7 +50,7 @@ class ImpactStage:
         self.lag = 0.0
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.waiting: OrderedInputs[dict[str, Any]] = OrderedInputs()
+        self.waiting: OrderedInputs[dict[str, Any]] = OrderedInputs(sources=ctx.config.partitions)
         ctx.waiting.append(self.waiting)
 
     def drop(self) -> None:
@@ -115,13 +116,14 @@ class ImpactStage:
         for event in events:
             d = loads(event.value)
             if d.get("type") == "mark":
-                marks, sources = marks_from_dict(d)
-                self.waiting.mark(0, marks, sources, wall)
+                source, raw, marks = marks_from_dict(d)
+                self.waiting.mark(0, source, raw, marks, wall)
                 continue
             self.last_input = wall
             h = Held(event)
             held.append(h)
-            self.waiting.push(0, self._time_of(state, d), d, h)
+            origin = origin_from_hop(d.get("origin"))
+            self.waiting.push(0, self._time_of(state, d), origin, d, h)
         return held
 
     def _time_of(self, state: ImpactState, d: dict[str, Any]) -> Millis:

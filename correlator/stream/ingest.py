@@ -48,7 +48,9 @@ def decode_batch(
             if newest is not None:
                 newest[m.partition] = max(newest.get(m.partition, 0), alert.event_time)
             p = partition_for(alert.fingerprint, partitions)
-            by_partition.setdefault(p, []).append(alert_to_hop(alert))
+            hop = alert_to_hop(alert)
+            hop["org"] = [m.partition, m.offset]
+            by_partition.setdefault(p, []).append(hop)
             count += 1
     return by_partition, dead, count
 
@@ -165,11 +167,13 @@ class IngestService(Service):
         marks: list[tuple[int, Mark]] = []
         for tp in sorted(consumer.assignment()):
             high = consumer.highwater(tp)
-            caught_up = high is not None and await consumer.position(tp) >= high
-            marks.append((tp.partition, Mark(self._newest.get(tp.partition, 0), caught_up)))
+            position = await consumer.position(tp)
+            caught_up = high is not None and position >= high
+            read = self._newest.get(tp.partition, 0)
+            marks.append((tp.partition, Mark(position, read, caught_up)))
         if not marks:
             return []
-        value = marks_value(marks, self._raw_partitions)
+        value = marks_value(0, marks, self._raw_partitions)
         return [
             await self._producer.send(self.ctx.topics.keyed, value, partition=p)
             for p in range(self._partitions)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from correlator.core.stages import EventTimeOrder, Mark
+from correlator.core.stages import EventTimeOrder, Mark, Origin
 from correlator.core.timefmt import Millis
 
 T = TypeVar("T")
@@ -44,7 +44,7 @@ class Held:
 @dataclass(slots=True)
 class _Partition(Generic[T]):
     order: EventTimeOrder[tuple[T, Held]]
-    forwarded: Mark | None = None
+    forwarded: list[tuple[int, Mark]] | None = None
     forwarded_at: float = -1e18
 
 
@@ -54,12 +54,13 @@ class OrderedInputs(Generic[T]):
 
     parts: dict[int, _Partition[T]] = field(default_factory=dict)
 
-    def _part(self, partition: int, sources: int | None = None) -> _Partition[T]:
+    sources: int = 1
+    """Upstream partitions (paths) each stage partition hears marks from."""
+
+    def _part(self, partition: int) -> _Partition[T]:
         part = self.parts.get(partition)
         if part is None:
-            part = self.parts[partition] = _Partition(EventTimeOrder(sources or 1))
-        if sources is not None:
-            part.order.sources = sources
+            part = self.parts[partition] = _Partition(EventTimeOrder(self.sources))
         return part
 
     def drop(self, partition: int) -> None:
@@ -67,16 +68,14 @@ class OrderedInputs(Generic[T]):
         reads them again."""
         self.parts.pop(partition, None)
 
-    def push(self, partition: int, t: Millis, item: T, held: Held) -> None:
+    def push(self, partition: int, t: Millis, origin: Origin | None, item: T, held: Held) -> None:
         held.waiting += 1
-        self._part(partition).order.push(t, (item, held))
+        self._part(partition).order.push(t, origin, (item, held))
 
     def mark(
-        self, partition: int, marks: list[tuple[int, Mark]], sources: int, wall: float
+        self, partition: int, source: int, raw: int, marks: list[tuple[int, Mark]], wall: float
     ) -> None:
-        order = self._part(partition, sources).order
-        for source, mark in marks:
-            order.mark(source, mark, wall)
+        self._part(partition).order.mark(source, raw, marks, wall)
 
     def release(self, partition: int, wall: float) -> list[tuple[T, Held]]:
         part = self.parts.get(partition)
@@ -90,22 +89,30 @@ class OrderedInputs(Generic[T]):
         part = self.parts.get(partition)
         return 0 if part is None else part.order.pending()
 
-    def watermark(self, partition: int, wall: float) -> Mark | None:
+    def caught_up(self, partition: int, wall: float) -> bool:
+        """Nothing waits here and nothing upstream is unread (an idle tick may run)."""
         part = self.parts.get(partition)
-        return None if part is None else part.order.watermark(wall)
+        if part is None:
+            return False
+        progress = part.order.progress(wall)
+        return progress is not None and all(m.caught_up for _, m in progress)
 
-    def to_forward(self, partition: int, wall: float) -> Mark | None:
-        """This partition's own progress, when it moved or a renewal is due."""
+    def raw(self, partition: int) -> int:
+        part = self.parts.get(partition)
+        return 0 if part is None else part.order.raw
+
+    def to_forward(self, partition: int, wall: float) -> list[tuple[int, Mark]] | None:
+        """This partition's own marks, when they moved or a renewal is due."""
         part = self.parts.get(partition)
         if part is None:
             return None
-        w = part.order.watermark(wall)
-        if w is None:
+        progress = part.order.progress(wall)
+        if progress is None:
             return None
-        if w == part.forwarded and wall - part.forwarded_at < FORWARD_EVERY:
+        if progress == part.forwarded and wall - part.forwarded_at < FORWARD_EVERY:
             return None
-        part.forwarded, part.forwarded_at = w, wall
-        return w
+        part.forwarded, part.forwarded_at = progress, wall
+        return progress
 
 
 def done(released: list[tuple[Any, Held]]) -> None:
