@@ -28,7 +28,6 @@ from correlator.core.timefmt import MINUTE, Millis
 from correlator.core.topology import Topology
 
 HEARTBEAT_ALERTNAME = "Watchdog"
-REANNOUNCE_WINDOW: Millis = 10 * MINUTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,18 +150,14 @@ class AlertPartition:
     def restored(
         cls, entries: Iterable[TrackedAlert], settings: EngineSettings, wall: float
     ) -> tuple[AlertPartition, AlertStateOutput]:
-        """Rebuild from the table; re-announce active and recently resolved alerts, because a
-        crash between the table write and the send of a transition would otherwise lose it (the
-        health stage drops announcements it already has)."""
+        """Rebuild from the table. Nothing is announced again: the stream sends a transition
+        before it writes the table, and commits the input only after both, so a crash between
+        them leaves the input to be applied again (and the transition sent again)."""
         items = list(entries)
         part = cls(AlertBook.restore(items), settings)
         out = AlertStateOutput()
         if items:
             now = part.clock.observe(max(e.last_change for e in items), wall)
-            for e in sorted(items, key=lambda e: (e.last_change, e.fingerprint)):
-                if e.active or now - e.last_change <= REANNOUNCE_WINDOW:
-                    t = AlertTransition(e.component, e.fingerprint, e.active, e.alert)
-                    out.transitions.append((t, e.last_change))
             part._expire(now, out)
         return part, out
 
@@ -266,49 +261,47 @@ class HealthOutput:
         return {r.id: r for r in self.records}
 
 
-def healthy(component: str, now: Millis) -> ComponentHealth:
-    return ComponentHealth(component, "healthy", 0, 0, 0, (), now)
-
-
 class HealthPartition:
-    """One partition's `HealthBook`, and the active alerts it holds (mirroring the table)."""
+    """One partition's `HealthBook`, the active alerts it holds and when each (component,
+    fingerprint) last changed (mirroring the table, resolved ones included)."""
 
     def __init__(self) -> None:
         self.book = HealthBook()
         self._active: dict[tuple[str, str], Alert] = {}
+        self._last: dict[tuple[str, str], tuple[Millis, bool]] = {}
 
     @classmethod
     def restored(
-        cls, entries: Iterable[tuple[str, str, Alert, Millis]]
+        cls, entries: Iterable[tuple[str, str, Alert | None, Millis]]
     ) -> tuple[HealthPartition, HealthOutput]:
-        """Rebuild from the table and return every component's health, to be published again: a
-        crash between the table write and the send would otherwise lose a change."""
+        """Rebuild from the table (`None`: resolved at that time). Nothing is published again:
+        the stream publishes before it writes the table (see `AlertPartition.restored`)."""
         part = cls()
-        latest: dict[str, ComponentHealth] = {}
         for component, fp, alert, at in sorted(entries, key=lambda e: (e[3], e[0], e[1])):
-            part._active[(component, fp)] = alert
-            part.book.apply(AlertTransition(component, fp, True, alert), at)
-            record = part.book.get(component)
-            if record is not None:
-                latest[component] = record
-        out = HealthOutput()
-        for record in sorted(latest.values(), key=lambda r: (r.as_of, r.id)):
-            out.records.append(record)
-            out.received_at.append(None)
-        return part, out
+            part._last[(component, fp)] = (at, alert is not None)
+            if alert is not None:
+                part._active[(component, fp)] = alert
+                part.book.apply(AlertTransition(component, fp, True, alert), at)
+        return part, HealthOutput()
 
     def apply(self, items: Iterable[TransitionIn]) -> HealthOutput:
         out = HealthOutput()
         for item in items:
             key = (item.component, item.fingerprint)
-            held = self._active.get(key)
-            if (item.active and held == item.alert) or (not item.active and held is None):
-                # Already applied (a redelivery or a re-announcement after a restart): publish
-                # the current health again, in case the first publication was lost.
-                current = self.book.get(item.component) or healthy(item.component, item.at)
-                out.records.append(current)
-                out.received_at.append(None)
-                continue
+            last = self._last.get(key)
+            if last is not None and (
+                item.at < last[0]
+                or (
+                    item.at == last[0]
+                    and item.active == last[1]
+                    and (not item.active or self._active.get(key) == item.alert)
+                )
+            ):
+                continue  # sent again after a crash upstream: applied already
+            if not item.active and key not in self._active:
+                self._last[key] = (item.at, False)
+                continue  # a resolve of an alert this partition never held
+            self._last[key] = (item.at, item.active)
             if item.active:
                 self._active[key] = item.alert
                 out.writes.append((item.component, item.fingerprint, item.alert, item.at))
@@ -521,6 +514,12 @@ class EventTimeOrder(Generic[T]):
             if oldest is not None:
                 read = min(read, oldest)
             out.append((r, Mark(min(offset, waiting.get(r, offset)), read, up and not self._heap)))
+        return out
+
+    def release_all(self) -> list[T]:
+        """Everything waiting, in event-time order."""
+        out = [item for _, _, _, item in sorted(self._heap)]
+        self._heap.clear()
         return out
 
     def pending(self) -> int:

@@ -133,13 +133,15 @@ def register(app: Any, ctx: StageContext) -> None:
                 one = part.apply([alert], ctx.topology.resolver, wall)
                 one.origin(origin)
                 out.extend(one)
+            records.extend(outputs(ctx, out, n))
+            records.extend(forward(partition, wall))
+            # Send first, then write the table: a crash in between leaves the input
+            # uncommitted, so it is applied (and sent) again; never the other way round.
+            await ctx.send(records)
             for fp in out.changed:
                 state = part.state_of(fp)
                 if state is not None:
                     table[fp.encode()] = tracked_to_bytes(state)
-            records.extend(outputs(ctx, out, n))
-            records.extend(forward(partition, wall))
-            await ctx.send(records)
             done(released)
             held.keep()
 

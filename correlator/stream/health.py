@@ -73,7 +73,8 @@ def register(app: Any, ctx: StageContext) -> None:
             component, fp = key.decode().split(_SEP, 1)
             if partition_for(component, n) == partition:
                 d = loads(value)
-                entries.append((component, fp, alert_from_hop(d["alert"]), d["at"]))
+                alert = None if d["alert"] is None else alert_from_hop(d["alert"])
+                entries.append((component, fp, alert, d["at"]))
         part, out = HealthPartition.restored(entries)
         parts[partition] = part
         return publish(out)
@@ -118,16 +119,14 @@ def register(app: Any, ctx: StageContext) -> None:
                 one = parts[partition].apply([item])
                 one.origins = [origin] * len(one.records)
                 out.extend(one)
-            for component, fp, written, at in out.writes:
-                key = f"{component}{_SEP}{fp}".encode()
-                if written is None:
-                    if key in table:
-                        del table[key]
-                else:
-                    table[key] = dumps({"alert": alert_to_hop(written), "at": at})
             records.extend(publish(out))
             records.extend(forward(partition, wall))
+            # Publish first, then write the table: a crash in between leaves the input
+            # uncommitted, so it is applied (and published) again; never the other way round.
             await ctx.send(records)
+            for component, fp, written, at in out.writes:
+                hop = None if written is None else alert_to_hop(written)
+                table[f"{component}{_SEP}{fp}".encode()] = dumps({"alert": hop, "at": at})
             done(released)
             held.keep()
 

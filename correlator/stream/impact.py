@@ -40,6 +40,10 @@ from correlator.wire import health_from_dict, step_records
 Output = tuple[str, bytes | None, bytes | None, int | None]
 
 
+RECOMPUTE_WALL = 0.0
+"""Wall time while recomputing: every lease counts as fresh, as it was when first applied."""
+
+
 class ImpactStage:
     """The impact state of this worker, rebuilt whenever it (re)gains `impact.input`."""
 
@@ -76,55 +80,64 @@ class ImpactStage:
 
     async def _ready(self) -> ImpactState:
         if self.state is None:
-            state = ImpactState(self.ctx.topology.topology, self.ctx.config.engine)
-            health, snapshots = await self._read_published()
-            result = state.restore(snapshots, health, time.monotonic())
+            config, topics = self.ctx.config, self.ctx.topics
+            end = await committed_offset(config, config.app_id, topics.impact_input, 0)
+            earliest, inputs = await read_until(config, topics.impact_input, 0, end)
+            state = ImpactState(self.ctx.topology.topology, config.engine)
+            if earliest == 0:
+                self._recompute(state, [v for _, v in inputs if v is not None])
+                log.info("impact: rebuilt from %d input(s) of %s", end, topics.impact_input)
+            else:
+                await self._restore_published(state, inputs)
             self.state = state
-            await self.ctx.send(self.outputs(result))
-            log.info(
-                "impact: rebuilt %d incident(s) and %d component(s) from compacted topics",
-                len(snapshots),
-                len(health),
-            )
         return self.state
 
-    async def _read_published(self) -> tuple[list[Any], list[Any]]:
-        """The health the stage had applied when it last committed (not the newest on
-        `component.health`: the health stage may be far ahead, and jumping there would fold
-        whole outages away), and the incidents it published."""
+    def _recompute(self, state: ImpactState, values: list[bytes]) -> None:
+        """Apply every input the stage had committed, exactly as it applied them, publishing
+        nothing: the state is then the one it had at its committed offset, so the inputs after
+        it produce the very records they produced before a crash (same id, same `seq`)."""
+        for value in values:
+            self.take(state, loads(value), Held(None), RECOMPUTE_WALL)
+        leftover = self.waiting.release_all(0)  # committed, so applied before: in their order
+        for d, _ in leftover:
+            self._apply_one(state, d, RECOMPUTE_WALL)
+
+    async def _restore_published(self, state: ImpactState, inputs: list[Any]) -> None:
+        """Retention deleted the oldest inputs: restore from the published incidents and the
+        health the stage had applied (the compacted view, then what it committed since)."""
         config, topics = self.ctx.config, self.ctx.topics
-        end = await committed_offset(config, config.app_id, topics.impact_input, 0)
-        earliest, inputs = await read_until(config, topics.impact_input, 0, end)
         health: dict[str, Any] = {}
-        if earliest > 0:  # retention deleted the oldest inputs: start from the compacted view
-            for latest in latest_by_key(await read_to_end(config, topics.health)).values():
-                record = health_from_dict(loads(latest))
-                health[record.id] = record
+        for latest in latest_by_key(await read_to_end(config, topics.health)).values():
+            record = health_from_dict(loads(latest))
+            health[record.id] = record
         for _, value in inputs:
             d = loads(value) if value is not None else {}
             if d.get("type") == "health":
                 record = health_from_dict(d["health"])
                 health[record.id] = record
         incidents = latest_by_key(await read_to_end(config, topics.incidents))
-        return list(health.values()), [snapshot_from_dict(loads(v)) for v in incidents.values()]
+        snapshots = [snapshot_from_dict(loads(v)) for v in incidents.values()]
+        result = state.restore(snapshots, list(health.values()), time.monotonic())
+        await self.ctx.send(self.outputs(result))
+        log.info("impact: restored %d incident(s) from compacted topics", len(snapshots))
 
-    def accept(self, state: ImpactState, events: list[Any]) -> list[Held]:
-        """Take in a batch of `impact.input` records: progress marks are noted, everything
-        else waits in event-time order (`waiting`) until every health partition has passed it."""
-        wall = time.monotonic()
-        held: list[Held] = []
-        for event in events:
-            d = loads(event.value)
-            if d.get("type") == "mark":
-                source, raw, marks = marks_from_dict(d)
-                self.waiting.mark(0, source, raw, marks, wall)
-                continue
-            self.last_input = wall
-            h = Held(event)
-            held.append(h)
+    def take(
+        self, state: ImpactState, d: dict[str, Any], held: Held, wall: float
+    ) -> tuple[StepResult, list[tuple[Any, Held]]]:
+        """One `impact.input` record: a progress mark is noted, anything else waits in
+        event-time order (`waiting`); then what may be applied now is applied, each input one
+        step at its own event time, exactly as `Engine` steps."""
+        if d.get("type") == "mark":
+            source, raw, marks = marks_from_dict(d)
+            self.waiting.mark(0, source, raw, marks, wall)
+        else:
             origin = origin_from_hop(d.get("origin"))
-            self.waiting.push(0, self._time_of(state, d), origin, d, h)
-        return held
+            self.waiting.push(0, self._time_of(state, d), origin, d, held)
+        released = self.waiting.release(0, wall)
+        result = StepResult()
+        for item, _ in released:
+            result.extend(self._apply_one(state, item, wall))
+        return result, released
 
     def _time_of(self, state: ImpactState, d: dict[str, Any]) -> Millis:
         """The event time an input is applied at; inputs without one (a topology version, a
@@ -137,16 +150,6 @@ class ImpactStage:
         except (KeyError, TypeError, TimeFormatError):
             pass
         return self.waiting.newest(0) or state.clock.now or 0
-
-    def apply(self, state: ImpactState) -> tuple[StepResult, list[tuple[Any, Held]]]:
-        """Apply what may be applied now, each input one step at its own event time, exactly
-        as `Engine` steps: nothing folds changes of different times."""
-        wall = time.monotonic()
-        released = self.waiting.release(0, wall)
-        result = StepResult()
-        for d, _ in released:
-            result.extend(self._apply_one(state, d, wall))
-        return result, released
 
     def _apply_one(self, state: ImpactState, d: dict[str, Any], wall: float) -> StepResult:
         kind = d.get("type")
@@ -215,8 +218,19 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
         # Records are acknowledged only once applied and their outputs sent (at-least-once).
         async for events in stream.take_events(config.impact_batch, within=0.005):
             state = await stage.ready()
-            held = stage.accept(state, list(events))
-            result, released = stage.apply(state)
+            wall = time.monotonic()
+            result = StepResult()
+            released: list[Any] = []
+            held: list[Held] = []
+            for event in events:
+                d = loads(event.value)
+                h = Held(event)
+                if d.get("type") != "mark":
+                    stage.last_input = wall
+                    held.append(h)
+                step, out = stage.take(state, d, h, wall)
+                result.extend(step)
+                released.extend(out)
             await ctx.send(stage.outputs(result))
             done(released)
             for h in held:

@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from equivalence import by_incident, db_events, histories, integrity, replay_events
 from storm import T0, storm
@@ -56,6 +57,10 @@ async def compare(
     dump = os.environ.get("CORRELATOR_CRASH_DUMP")
     if dump:
         Path(dump).write_text("\n".join(map(repr, got)) + "\n====\n" + "\n".join(map(repr, want)))
+        raw = [orjson.dumps(e).decode() for e in events]
+        Path(dump + ".events").write_text("\n".join(raw))
+        inputs = await records(config, topics_for(config).impact_input)
+        Path(dump + ".inputs").write_text("\n".join(orjson.dumps(e).decode() for e in inputs))
     ok = (
         got == want
         and histories(stored) == want
