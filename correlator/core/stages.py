@@ -85,6 +85,10 @@ class IdleClock:
             self._anchor = wall
         return self.now
 
+    def reanchor(self, wall: float) -> None:
+        """Count idle time from `wall` on (after a rebuild that ran without a wall clock)."""
+        self._anchor = wall
+
     def idle_time(self, wall: float) -> Millis | None:
         if self.now is None:
             return None

@@ -85,19 +85,20 @@ class ImpactStage:
             earliest, inputs = await read_until(config, topics.impact_input, 0, end)
             state = ImpactState(self.ctx.topology.topology, config.engine)
             if earliest == 0:
-                self._recompute(state, [v for _, v in inputs if v is not None])
+                self._recompute(state, [(v, ts) for v, ts in inputs if v is not None])
+                state.clock.reanchor(time.monotonic())
                 log.info("impact: rebuilt from %d input(s) of %s", end, topics.impact_input)
             else:
                 await self._restore_published(state, inputs)
             self.state = state
         return self.state
 
-    def _recompute(self, state: ImpactState, values: list[bytes]) -> None:
+    def _recompute(self, state: ImpactState, values: list[tuple[bytes, int]]) -> None:
         """Apply every input the stage had committed, exactly as it applied them, publishing
         nothing: the state is then the one it had at its committed offset, so the inputs after
         it produce the very records they produced before a crash (same id, same `seq`)."""
-        for value in values:
-            self.take(state, loads(value), Held(None), RECOMPUTE_WALL)
+        for value, timestamp in values:
+            self.take(state, loads(value), Held(None), timestamp / 1000, RECOMPUTE_WALL)
         leftover = self.waiting.release_all(0)  # committed, so applied before: in their order
         for d, _ in leftover:
             self._apply_one(state, d, RECOMPUTE_WALL)
@@ -110,7 +111,7 @@ class ImpactStage:
         for latest in latest_by_key(await read_to_end(config, topics.health)).values():
             record = health_from_dict(loads(latest))
             health[record.id] = record
-        for _, value in inputs:
+        for value, _ in inputs:
             d = loads(value) if value is not None else {}
             if d.get("type") == "health":
                 record = health_from_dict(d["health"])
@@ -122,18 +123,19 @@ class ImpactStage:
         log.info("impact: restored %d incident(s) from compacted topics", len(snapshots))
 
     def take(
-        self, state: ImpactState, d: dict[str, Any], held: Held, wall: float
+        self, state: ImpactState, d: dict[str, Any], held: Held, logged: float, wall: float
     ) -> tuple[StepResult, list[tuple[Any, Held]]]:
         """One `impact.input` record: a progress mark is noted, anything else waits in
         event-time order (`waiting`); then what may be applied now is applied, each input one
-        step at its own event time, exactly as `Engine` steps."""
+        step at its own event time, exactly as `Engine` steps. Leases are judged by `logged`,
+        the record's timestamp (seconds), so a recomputation releases exactly as it was."""
         if d.get("type") == "mark":
             source, raw, marks = marks_from_dict(d)
-            self.waiting.mark(0, source, raw, marks, wall)
+            self.waiting.mark(0, source, raw, marks, logged)
         else:
             origin = origin_from_hop(d.get("origin"))
             self.waiting.push(0, self._time_of(state, d), origin, d, held)
-        released = self.waiting.release(0, wall)
+        released = self.waiting.release(0, logged)
         result = StepResult()
         for item, _ in released:
             result.extend(self._apply_one(state, item, wall))
@@ -228,7 +230,7 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
                 if d.get("type") != "mark":
                     stage.last_input = wall
                     held.append(h)
-                step, out = stage.take(state, d, h, wall)
+                step, out = stage.take(state, d, h, event.message.timestamp / 1000, wall)
                 result.extend(step)
                 released.extend(out)
             await ctx.send(stage.outputs(result))

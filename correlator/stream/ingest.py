@@ -82,9 +82,14 @@ class IngestService(Service):
         if consumer is None:
             return {}
         out: dict[int, int | None] = {}
+        from aiokafka.errors import IllegalStateError
+
         for tp in sorted(consumer.assignment()):
             high = consumer.highwater(tp)
-            position = await consumer.position(tp)
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:  # revoked meanwhile: its new owner marks it
+                continue
             out[tp.partition] = None if high is None else max(high - position, 0)
         return out
 
@@ -150,13 +155,26 @@ class IngestService(Service):
             futures.extend(await self._send_marks())
             await gather_sends(futures)
             self.ctx.count(f"sent:{topics.keyed}", len(by_partition))
-            await self._consumer.commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
+            await self._commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
             self.ctx.count("ingest.records", len(messages))
             self.newest_read_ms = max(m.timestamp for m in messages)
             self.ctx.count("ingest.alerts", count)
             if dead:
                 self.ctx.count("ingest.dead_letters", len(dead))
                 log.info("ingest: %d dead letter(s) sent to %s", len(dead), topics.dlq)
+
+    async def _commit(self, offsets: dict[Any, int]) -> None:
+        """Commit what was processed. When the group rebalanced meanwhile (a worker joined or
+        died), the commit is refused: the partitions' new owner reads those records again
+        (at-least-once; alert state drops the repeats), and this worker carries on."""
+        from aiokafka.errors import CommitFailedError, IllegalStateError
+
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.info(
+                "ingest: commit refused after a rebalance, records will be read again: %s", exc
+            )
 
     async def _send_marks(self) -> list[Any]:
         """Tell every alert-state partition how far each raw partition held here has been read
@@ -165,9 +183,14 @@ class IngestService(Service):
         self._marked_at = time.monotonic()
         consumer = self._consumer
         marks: list[tuple[int, Mark]] = []
+        from aiokafka.errors import IllegalStateError
+
         for tp in sorted(consumer.assignment()):
             high = consumer.highwater(tp)
-            position = await consumer.position(tp)
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:  # revoked meanwhile: its new owner marks it
+                continue
             caught_up = high is not None and position >= high
             read = self._newest.get(tp.partition, 0)
             marks.append((tp.partition, Mark(position, read, caught_up)))

@@ -97,16 +97,16 @@ async def committed_offset(config: WorkerConfig, group: str, topic: str, partiti
 
 async def read_until(
     config: WorkerConfig, topic: str, partition: int, end: int, timeout: float = 60.0
-) -> tuple[int, list[tuple[bytes | None, bytes | None]]]:
-    """The records of one partition before offset `end`, and the earliest offset still kept
-    (above 0 when retention has deleted the oldest records)."""
+) -> tuple[int, list[tuple[bytes | None, int]]]:
+    """The values and timestamps (ms) of one partition's records before offset `end`, and the
+    earliest offset still kept (above 0 when retention has deleted the oldest records)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(
         **client_kwargs(config), enable_auto_commit=False, auto_offset_reset="earliest"
     )
-    out: list[tuple[bytes | None, bytes | None]] = []
+    out: list[tuple[bytes | None, int]] = []
     try:
         await consumer.start()
         consumer.assign([tp])
@@ -119,7 +119,7 @@ async def read_until(
             batches = await consumer.getmany(tp, timeout_ms=500)
             for message in batches.get(tp, []):
                 if message.offset < end:
-                    out.append((message.key, message.value))
+                    out.append((message.value, message.timestamp))
     except BrokerError:
         raise
     except Exception as exc:
