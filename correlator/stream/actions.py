@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-from correlator.stream.codec import impact_ack, loads
 from correlator.stream.context import StageContext, log
+from correlator.wire import impact_ack, loads
 
 
 def register(app: Any, ctx: StageContext) -> None:

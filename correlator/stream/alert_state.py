@@ -16,24 +16,24 @@ from typing import Any
 from correlator.core.alerts import Alert
 from correlator.core.stages import AlertPartition, AlertStateOutput, Origin
 from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
-from correlator.stream.codec import (
+from correlator.stream.context import StageContext
+from correlator.stream.ordering import Held, OrderedInputs, done
+from correlator.stream.tables import alert_state_table
+from correlator.stream.topics import partition_for
+from correlator.wire import (
     alert_from_hop,
-    alert_to_hop,
     dumps,
     impact_heartbeat,
     loads,
     marks_from_dict,
     marks_value,
     origin_from_hop,
-    origin_to_hop,
-    partition_for,
     tracked_from_bytes,
     tracked_to_bytes,
+    transition_to_hop,
+    transitions_value,
+    unmapped_to_dict,
 )
-from correlator.stream.context import StageContext
-from correlator.stream.ordering import Held, OrderedInputs, done
-from correlator.stream.tables import alert_state_table
-from correlator.wire import unmapped_to_dict
 
 Output = tuple[str, bytes | None, bytes | None, int | None]
 
@@ -44,18 +44,10 @@ def outputs(ctx: StageContext, out: AlertStateOutput, partitions: int) -> list[O
     by_partition: dict[int, list[dict[str, Any]]] = {}
     for (t, at), origin in zip(out.transitions, out.origins(), strict=True):
         by_partition.setdefault(partition_for(t.component, partitions), []).append(
-            {
-                "component": t.component,
-                "fingerprint": t.fingerprint,
-                "active": t.active,
-                "at": at,
-                "alert": alert_to_hop(t.alert),
-                "org": origin_to_hop(origin),
-            }
+            transition_to_hop(t, at, origin)
         )
     records: list[Output] = [
-        (topics.transitions, None, dumps({"schema": 1, "transitions": items}), p)
-        for p, items in by_partition.items()
+        (topics.transitions, None, transitions_value(items), p) for p, items in by_partition.items()
     ]
     records.extend(
         (topics.unmapped, u.alert.fingerprint.encode(), dumps(unmapped_to_dict(u)), None)

@@ -15,21 +15,22 @@ from typing import Any
 
 from correlator.core.stages import HealthOutput, HealthPartition, Origin, TransitionIn
 from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
-from correlator.stream.codec import (
+from correlator.stream.context import StageContext
+from correlator.stream.ordering import Held, OrderedInputs, done
+from correlator.stream.tables import component_alerts_table
+from correlator.stream.topics import partition_for
+from correlator.wire import (
     alert_from_hop,
-    alert_to_hop,
+    component_alert_from_bytes,
+    component_alert_value,
     dumps,
+    health_to_dict,
     impact_health,
     loads,
     marks_from_dict,
     marks_value,
     origin_from_hop,
-    partition_for,
 )
-from correlator.stream.context import StageContext
-from correlator.stream.ordering import Held, OrderedInputs, done
-from correlator.stream.tables import component_alerts_table
-from correlator.wire import health_to_dict
 
 Output = tuple[str, bytes | None, bytes | None, int | None]
 _SEP = "\x1f"
@@ -72,9 +73,8 @@ def register(app: Any, ctx: StageContext) -> None:
                 continue
             component, fp = key.decode().split(_SEP, 1)
             if partition_for(component, n) == partition:
-                d = loads(value)
-                alert = None if d["alert"] is None else alert_from_hop(d["alert"])
-                entries.append((component, fp, alert, d["at"]))
+                alert, at = component_alert_from_bytes(value)
+                entries.append((component, fp, alert, at))
         part, out = HealthPartition.restored(entries)
         parts[partition] = part
         return publish(out)
@@ -125,8 +125,7 @@ def register(app: Any, ctx: StageContext) -> None:
             # uncommitted, so it is applied (and published) again; never the other way round.
             await ctx.send(records)
             for component, fp, written, at in out.writes:
-                hop = None if written is None else alert_to_hop(written)
-                table[f"{component}{_SEP}{fp}".encode()] = dumps({"alert": hop, "at": at})
+                table[f"{component}{_SEP}{fp}".encode()] = component_alert_value(written, at)
             done(released)
             held.keep()
 

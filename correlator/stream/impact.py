@@ -22,20 +22,21 @@ from correlator.core.timefmt import Millis, TimeFormatError, parse_time
 from correlator.errors import CorrelatorError
 from correlator.records import TOPIC_COMPONENT_HEALTH
 from correlator.stream.assignment import assigned
-from correlator.stream.codec import (
+from correlator.stream.context import StageContext, log
+from correlator.stream.kafka_io import committed_offset, latest_by_key, read_to_end, read_until
+from correlator.stream.ordering import Held, OrderedInputs, done
+from correlator.stream.topics import partition_for
+from correlator.topology_files import parse_topology_text
+from correlator.wire import (
     dumps,
+    health_from_dict,
     impact_tick,
     loads,
     marks_from_dict,
     origin_from_hop,
-    partition_for,
     snapshot_from_dict,
+    step_records,
 )
-from correlator.stream.context import StageContext, log
-from correlator.stream.kafka_io import committed_offset, latest_by_key, read_to_end, read_until
-from correlator.stream.ordering import Held, OrderedInputs, done
-from correlator.topology_files import parse_topology_text
-from correlator.wire import health_from_dict, step_records
 
 Output = tuple[str, bytes | None, bytes | None, int | None]
 

@@ -15,16 +15,17 @@ from mode import Service
 
 from correlator.adapters import decode_payload
 from correlator.core.stages import Mark
-from correlator.stream.codec import (
+from correlator.stream.context import StageContext, log
+from correlator.stream.kafka_io import client_kwargs, gather_sends, new_producer
+from correlator.stream.topics import partition_for
+from correlator.wire import (
     alert_to_hop,
     dead_letter_value,
     dumps,
+    keyed_value,
     marks_value,
-    partition_for,
     unwrap_raw,
 )
-from correlator.stream.context import StageContext, log
-from correlator.stream.kafka_io import client_kwargs, gather_sends, new_producer
 
 
 def decode_batch(
@@ -146,9 +147,7 @@ class IngestService(Service):
                 self._newest,
             )
             futures = [
-                await self._producer.send(
-                    topics.keyed, dumps({"schema": 1, "alerts": alerts}), partition=p
-                )
+                await self._producer.send(topics.keyed, keyed_value(alerts), partition=p)
                 for p, alerts in by_partition.items()
             ]
             futures.extend([await self._producer.send(topics.dlq, value) for value in dead])
