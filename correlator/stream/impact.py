@@ -226,6 +226,8 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
             released: list[Any] = []
             held: list[Held] = []
             for event in events:
+                if stage.state is not state:
+                    break  # revoked meanwhile: see below
                 d = loads(event.value)
                 h = Held(event)
                 if d.get("type") != "mark":
@@ -234,6 +236,10 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
                 step, out = stage.take(state, d, h, event.message.timestamp / 1000, wall)
                 result.extend(step)
                 released.extend(out)
+            if stage.state is not state:
+                # The partition was revoked (and perhaps given back) meanwhile: this state is
+                # gone, its outputs must not be published; the inputs are read again.
+                continue
             await ctx.send(stage.outputs(result))
             done(released)
             for h in held:
