@@ -528,12 +528,6 @@ class EventTimeOrder(Generic[T]):
             out.append((r, Mark(min(offset, waiting.get(r, offset)), read, up and not self._heap)))
         return out
 
-    def release_all(self) -> list[T]:
-        """Everything waiting, in event-time order."""
-        out = [item for _, _, _, item in sorted(self._heap)]
-        self._heap.clear()
-        return out
-
     def pending(self) -> int:
         return len(self._heap)
 

@@ -103,9 +103,8 @@ class ImpactStage:
         it produce the very records they produced before a crash (same id, same `seq`)."""
         for value, timestamp in values:
             self.take(state, loads(value), Held(None), timestamp / 1000, RECOMPUTE_WALL)
-        leftover = self.waiting.release_all(0)  # committed, so applied before: in their order
-        for d, _ in leftover:
-            self._apply_one(state, d, RECOMPUTE_WALL)
+        # What still waits was released, before the crash, by a record after the committed
+        # offset: it stays waiting, and that record (read again) releases it in the same order.
 
     async def _restore_published(self, state: ImpactState, inputs: list[Any]) -> None:
         """Retention deleted the oldest inputs: restore from the published incidents and the

@@ -81,10 +81,6 @@ class OrderedInputs(Generic[T]):
         part = self.parts.get(partition)
         return [] if part is None else part.order.release(wall)
 
-    def release_all(self, partition: int) -> list[tuple[T, Held]]:
-        part = self.parts.get(partition)
-        return [] if part is None else part.order.release_all()
-
     def newest(self, partition: int) -> Millis | None:
         part = self.parts.get(partition)
         return None if part is None else part.order.newest()
