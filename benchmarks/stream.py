@@ -7,9 +7,9 @@
    `orjson.loads` over the same topic — the ceiling any Python consumer of it has.
 2. Latency at ~1,000 alerts/s: alerts are produced at that rate while the worker runs, one in
    ten new (a change) and the rest re-sends of firing ones, as Alertmanager does; the latency of
-   a new alert is from its produce to the first `incident.events` record that lists it (a
-   component's first health change goes on at once; later ones within 100 ms are coalesced,
-   which is part of the tail).
+   a new alert is from its produce to the first `incident.events` record that lists it (every
+   health change goes on at once; the stages wait for progress marks to apply inputs in
+   event-time order, which is part of the tail).
 """
 
 from __future__ import annotations

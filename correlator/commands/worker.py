@@ -127,6 +127,19 @@ def register(subparsers: Any) -> None:
         help="partitions of alerts.raw and the internal hops when creating them (default 4)",
     )
     parser.add_argument(
+        "--session-timeout",
+        type=duration_arg,
+        default=_env("CORRELATOR_SESSION_TIMEOUT", "10s"),
+        help="a worker silent this long loses its partitions to the others (env "
+        "CORRELATOR_SESSION_TIMEOUT; default 10s)",
+    )
+    parser.add_argument(
+        "--instance-id",
+        default=_env("CORRELATOR_INSTANCE_ID"),
+        help="static group membership: a stable id unique to this worker; restarted with the "
+        "same id it gets its partitions back at once (env CORRELATOR_INSTANCE_ID)",
+    )
+    parser.add_argument(
         "--loglevel", default="warning", choices=["debug", "info", "warning", "error"]
     )
     add_notify_options(parser)
@@ -225,6 +238,8 @@ def config_from_args(args: argparse.Namespace) -> WorkerConfig:
         notify=notify_settings(args),
         ingress_max_requests=args.ingress_max_requests,
         ingress_max_bytes=args.ingress_max_bytes,
+        session_timeout=args.session_timeout / 1000,
+        instance_id=args.instance_id or None,
     )
 
 

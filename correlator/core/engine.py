@@ -1,37 +1,48 @@
 """The whole core in one object: canonical alerts in, incident events and figures out.
 
-`Engine` chains the same pieces the stream stages run separately — alert state (by
-fingerprint), health (by component), incidents (one instance) — so `correlator replay`, the
-tests and the stream all drive identical code. Time is event time, passed in with each alert.
+`Engine` chains one of each per-partition stage state of `correlator.core.stages` — alert state
+(by fingerprint), health (by component), impact (one instance) — exactly as the stream's agents
+drive them, so `correlator replay`, the tests and the stream run the same glue. Time is event
+time, passed in with each alert.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from correlator.core.alert_rules import apply_alert_rules
-from correlator.core.alert_state import AlertBook, AlertTransition, Resolver
+from correlator.core.alert_state import AlertBook
 from correlator.core.alerts import Alert, AlertError
-from correlator.core.health import ComponentHealth, HealthBook
-from correlator.core.heartbeats import Heartbeats
-from correlator.core.incidents import IncidentSettings, IncidentTracker, StepResult, UnmappedAlert
+from correlator.core.health import HealthBook
+from correlator.core.incidents import IncidentTracker, StepResult
 from correlator.core.maintenance import MaintenanceWindow
-from correlator.core.matching import Matcher
-from correlator.core.timefmt import MINUTE, Millis
+from correlator.core.stages import (
+    HEARTBEAT_ALERTNAME,
+    AlertPartition,
+    AlertStateOutput,
+    EngineSettings,
+    HealthPartition,
+    ImpactState,
+    TransitionIn,
+    heartbeat_source,
+    is_heartbeat,
+    matcher_resolver,
+)
+from correlator.core.timefmt import Millis
 from correlator.core.topology import Topology
 
-HEARTBEAT_ALERTNAME = "Watchdog"
+__all__ = [
+    "HEARTBEAT_ALERTNAME",
+    "AlertCounts",
+    "Engine",
+    "EngineSettings",
+    "heartbeat_source",
+    "is_heartbeat",
+    "matcher_resolver",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class EngineSettings:
-    """Correlation tunables plus heartbeat handling."""
-
-    incidents: IncidentSettings = field(default_factory=IncidentSettings)
-    heartbeat_selectors: tuple[Mapping[str, str], ...] = ()
-    heartbeat_stale_after: Millis = 5 * MINUTE
+_WALL = 0.0
+"""Replay has no wall clock: idle ticks never happen, `finish` advances the clock instead."""
 
 
 @dataclass(slots=True)
@@ -45,82 +56,48 @@ class AlertCounts:
     heartbeats: int = 0
 
 
-def matcher_resolver(topology: Topology) -> Resolver:
-    """The default label → component resolution of DESIGN §3."""
-    matcher = Matcher(topology)
-
-    def resolve(labels: Mapping[str, str]) -> tuple[str | None, tuple[tuple[str, str], ...]]:
-        result = matcher.match(labels)
-        return result.component, result.tried
-
-    return resolve
-
-
-def is_heartbeat(alert: Alert, selectors: Iterable[Mapping[str, str]] = ()) -> bool:
-    """`Watchdog` (the kube-prometheus always-firing alert), an alert a `heartbeat: true` alert
-    rule marked, or a configured heartbeat selector."""
-    if alert.heartbeat or alert.name == HEARTBEAT_ALERTNAME:
-        return True
-    labels = alert.labels
-    return any(
-        all(fnmatch.fnmatchcase(labels.get(k, ""), v) for k, v in selector.items())
-        for selector in selectors
-    )
-
-
-def heartbeat_source(alert: Alert) -> str:
-    """Which source a heartbeat vouches for."""
-    labels = alert.labels
-    return labels.get("prometheus") or labels.get("cluster") or alert.source
-
-
 class Engine:
-    """Alert state + health + incidents, driven by canonical alerts in event-time order."""
+    """Alert state → health → impact, driven by canonical alerts in order."""
 
     def __init__(self, topology: Topology, settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
         self.topology = topology
         self.resolve = matcher_resolver(topology)
-        self.alerts = AlertBook()
-        self.health = HealthBook()
-        self.tracker = IncidentTracker(topology, self.settings.incidents)
+        self.alert_state = AlertPartition(AlertBook(), self.settings)
+        self.health_state = HealthPartition()
+        self.impact = ImpactState(topology, self.settings)
         self.counts = AlertCounts()
         self.clock: Millis | None = None
-        self.heartbeats = Heartbeats(self.settings.heartbeat_stale_after)
-        self._reported_unmapped: set[str] = set()
+
+    @property
+    def alerts(self) -> AlertBook:
+        return self.alert_state.book
+
+    @property
+    def health(self) -> HealthBook:
+        return self.health_state.book
+
+    @property
+    def tracker(self) -> IncidentTracker:
+        return self.impact.tracker
 
     # -- inputs ------------------------------------------------------------------------------
 
     def ingest(self, alert: Alert) -> StepResult:
         """Apply one canonical alert."""
-        result = StepResult()
         self.counts.received += 1
         alert = apply_alert_rules(alert, self.topology.alert_rules)
         try:
             alert.check_time()
         except AlertError:
             self.counts.invalid += 1
-            return result
-        now = self._advance(alert.event_time)
-        if is_heartbeat(alert, self.settings.heartbeat_selectors):
-            self.counts.heartbeats += 1
-            source = heartbeat_source(alert)
-            self.heartbeats.seen(source, alert.event_time)
-            result.extend(self._expire_and_step(now))
-            return result
-        outcome = self.alerts.apply(alert, self.resolve, now)
-        if outcome.kind == "unmapped":
-            self.counts.unmapped += 1
-            if outcome.kind == "unmapped" and alert.fingerprint not in self._reported_unmapped:
-                self._reported_unmapped.add(alert.fingerprint)
-                result.unmapped.append(UnmappedAlert(alert, outcome.tried))
-        else:
-            self.counts.mapped += 1
-        if alert.status == "resolved":
-            self._reported_unmapped.discard(alert.fingerprint)
-        transitions = [outcome.transition] if outcome.transition is not None else []
-        result.extend(self._expire_and_step(now, transitions))
-        return result
+            return StepResult()
+        self._advance(alert.event_time)
+        out = self.alert_state.apply([alert], self.resolve, _WALL)
+        self.counts.mapped += out.mapped_count
+        self.counts.unmapped += out.unmapped_count
+        self.counts.heartbeats += out.heartbeat_count
+        return self._downstream(out)
 
     def record_invalid(self, count: int = 1) -> None:
         """Count alerts that never became canonical (dead letters)."""
@@ -128,11 +105,15 @@ class Engine:
         self.counts.invalid += count
 
     def tick(self, now: Millis) -> StepResult:
-        """Advance the clock without an alert: expiry, pending resolutions, stale heartbeats."""
-        return self._expire_and_step(self._advance(now))
+        """Advance the clock without an alert: expiry, pending resolutions, stale heartbeats —
+        what an idle tick does in the stream."""
+        now = self._advance(now)
+        result = self._downstream(self.alert_state.advance(now, _WALL))
+        result.extend(self.impact.advance(now, _WALL))
+        return result
 
     def acknowledge(self, incident_id: str, by: str, at: Millis) -> StepResult:
-        return self.tracker.acknowledge(incident_id, by, self._advance(at))
+        return self.impact.on_ack(incident_id, by, self._advance(at), _WALL)
 
     def set_maintenance(self, window: MaintenanceWindow) -> StepResult:
         """A planned-work window (DESIGN §6); steps at the current clock once there is one."""
@@ -142,14 +123,14 @@ class Engine:
         """Switch topology; alerts keep the component they were first mapped to."""
         self.topology = topology
         self.resolve = matcher_resolver(topology)
-        return self.tracker.set_topology(topology, self.clock or 0)
+        return self.impact.on_topology(topology)
 
     def next_deadline(self) -> Millis | None:
         """The next time something happens without new input (expiry, resolution)."""
         times = (
-            self.alerts.next_deadline(),
-            self.tracker.next_deadline(),
-            self.tracker.next_maintenance_change(),
+            self.alert_state.next_deadline(),
+            self.impact.next_deadline(),
+            self.impact.tracker.next_maintenance_change(),
         )
         candidates = [t for t in times if t is not None]
         return min(candidates) if candidates else None
@@ -170,22 +151,17 @@ class Engine:
         self.clock = t if self.clock is None else max(self.clock, t)
         return self.clock
 
-    def _expire_and_step(
-        self, now: Millis, transitions: list[AlertTransition] | None = None
-    ) -> StepResult:
-        pending = list(transitions or [])
-        pending.extend(self.alerts.expire(now))
-        changes: list[ComponentHealth] = []
-        for t in pending:
-            record = self.health.apply(t, now)
-            if record is not None:
-                changes.append(record)
+    def _downstream(self, out: AlertStateOutput) -> StepResult:
+        """What the alert state's output does downstream, in the stream's order: heartbeats go
+        straight to impact; each transition to health, and each health change to impact."""
         result = StepResult()
-        stale = self.heartbeats.stale_change(now)
-        if stale is not None:
-            result.extend(self.tracker.set_stale_sources(stale, now))
-        if changes or self.tracker.due(now):
-            step = self.tracker.apply_health(changes, now)
-            step.health = changes
-            result.extend(step)
+        result.unmapped.extend(out.unmapped)
+        for source, at in out.heartbeats:
+            result.extend(self.impact.on_heartbeat(source, at, _WALL))
+        for t, at in out.transitions:
+            item = TransitionIn(t.component, t.fingerprint, t.active, t.alert, at)
+            for record in self.health_state.apply([item]).records:
+                step = self.impact.on_health(record, _WALL)
+                step.health.append(record)
+                result.extend(step)
         return result

@@ -8,6 +8,7 @@ commits (the sink commits once per batch, before committing its Kafka offsets).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from sqlmodel import Session, SQLModel, col, create_engine, select
 from correlator.core.timefmt import TimeFormatError, parse_time
 from correlator.errors import CorrelatorError
 from correlator.store.models import Incident, IncidentEvent
+
+log = logging.getLogger("correlator.store")
 
 DEFAULT_URL: Final = "sqlite:///correlator.db"
 DB_ENV: Final = "CORRELATOR_DB"
@@ -91,7 +94,7 @@ def open_store(url: str | None = None, *, create: bool = True) -> Engine:
             args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
             engine = create_engine(url, pool_pre_ping=True, connect_args=args)
         if create:
-            SQLModel.metadata.create_all(engine)
+            _create_tables(engine)
             upgrade_schema(engine, shown)
         else:  # read-only callers: check, never create
             missing = set(SQLModel.metadata.tables) - set(sa_inspect(engine).get_table_names())
@@ -132,6 +135,18 @@ def upgrade_schema(engine: Engine, shown: str, *, check_only: bool = False) -> N
         with engine.begin() as conn:
             for name, ddl in missing.items():
                 conn.execute(sql_text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create missing tables. Several workers starting at once race to create them: the loser
+    finds them created meanwhile, which is what it wanted."""
+    try:
+        SQLModel.metadata.create_all(engine)
+    except SQLAlchemyError:
+        missing = set(SQLModel.metadata.tables) - set(sa_inspect(engine).get_table_names())
+        if missing:
+            raise
+        log.debug("history tables were created by another process meanwhile")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:

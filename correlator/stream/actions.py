@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from correlator.stream.codec import impact_ack, loads
 from correlator.stream.context import StageContext, log
 from correlator.stream.maintenance import window_of
+from correlator.wire import impact_ack, loads
 
 
 def register(app: Any, ctx: StageContext) -> None:

@@ -13,22 +13,28 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from correlator.core.alert_rules import apply_all
+from correlator.core.alert_rules import apply_alert_rules
+from correlator.core.alerts import Alert
+from correlator.core.stages import AlertPartition, AlertStateOutput, Origin
 from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
-from correlator.stream.codec import (
+from correlator.stream.context import StageContext
+from correlator.stream.ordering import Held, OrderedInputs, done
+from correlator.stream.tables import alert_state_table
+from correlator.stream.topics import partition_for
+from correlator.wire import (
     alert_from_hop,
-    alert_to_hop,
     dumps,
     impact_heartbeat,
     loads,
-    partition_for,
+    marks_from_dict,
+    marks_value,
+    origin_from_hop,
     tracked_from_bytes,
     tracked_to_bytes,
+    transition_to_hop,
+    transitions_value,
+    unmapped_to_dict,
 )
-from correlator.stream.context import StageContext
-from correlator.stream.state import AlertPartition, AlertStateOutput
-from correlator.stream.tables import alert_state_table
-from correlator.wire import unmapped_to_dict
 
 Output = tuple[str, bytes | None, bytes | None, int | None]
 
@@ -37,27 +43,20 @@ def outputs(ctx: StageContext, out: AlertStateOutput, partitions: int) -> list[O
     """The records one batch's outcome publishes."""
     topics = ctx.topics
     by_partition: dict[int, list[dict[str, Any]]] = {}
-    for t, at in out.transitions:
+    for (t, at), origin in zip(out.transitions, out.origins(), strict=True):
         by_partition.setdefault(partition_for(t.component, partitions), []).append(
-            {
-                "component": t.component,
-                "fingerprint": t.fingerprint,
-                "active": t.active,
-                "at": at,
-                "alert": alert_to_hop(t.alert),
-            }
+            transition_to_hop(t, at, origin)
         )
     records: list[Output] = [
-        (topics.transitions, None, dumps({"schema": 1, "transitions": items}), p)
-        for p, items in by_partition.items()
+        (topics.transitions, None, transitions_value(items), p) for p, items in by_partition.items()
     ]
     records.extend(
         (topics.unmapped, u.alert.fingerprint.encode(), dumps(unmapped_to_dict(u)), None)
         for u in out.unmapped
     )
     records.extend(
-        (topics.impact_input, source.encode(), impact_heartbeat(source, at), 0)
-        for source, at in out.heartbeats
+        (topics.impact_input, source.encode(), impact_heartbeat(source, at, origin), 0)
+        for (source, at), origin in zip(out.heartbeats, out.heartbeat_origins(), strict=True)
     )
     return records
 
@@ -68,7 +67,14 @@ def register(app: Any, ctx: StageContext) -> None:
     topic = app.topic(ctx.topics.keyed, partitions=n, key_serializer="raw", value_serializer="raw")
     table = alert_state_table(app, config)
     parts: dict[int, AlertPartition] = {}
-    on_revoked(app, ctx.topics.keyed, lambda p: drop_partition(parts, p))
+    waiting: OrderedInputs[tuple[Alert, Origin | None]] = OrderedInputs(sources=1)
+    ctx.waiting.append(waiting)
+
+    def drop(partition: int) -> None:
+        drop_partition(parts, partition)
+        waiting.drop(partition)
+
+    on_revoked(app, ctx.topics.keyed, drop)
 
     def rebuild(partition: int) -> AlertStateOutput:
         entries = [
@@ -82,28 +88,58 @@ def register(app: Any, ctx: StageContext) -> None:
 
     decorate = app.agent(topic, name=f"{config.app_id}.alert_state", concurrency=1)
 
+    def forward(partition: int, wall: float) -> list[Output]:
+        marks = waiting.to_forward(partition, wall)
+        if marks is None:
+            return []
+        value = marks_value(partition, marks, waiting.raw(partition))
+        return [(ctx.topics.transitions, None, value, p) for p in range(n)]
+
     @decorate  # type: ignore[untyped-decorator]
     async def alert_state(stream: Any) -> None:
+        # Alerts wait in `waiting` until every raw partition has been read past their event
+        # time, then are applied in that order (a backlog as if live); see `ordering`. One
+        # event at a time: tables are written in the context of the current event, and what
+        # is released belongs to its partition.
         async for event in stream.events():
             started = time.perf_counter()
+            wall = time.monotonic()
             partition = event.message.partition
             records: list[Output] = []
             if partition not in parts:
                 records.extend(outputs(ctx, rebuild(partition), n))
+            d = loads(event.value)
+            held = Held(event)
+            if "marks" in d:
+                source, raw, marks = marks_from_dict(d)
+                waiting.mark(partition, source, raw, marks, wall)
+            else:
+                for item in d["alerts"]:
+                    alert = apply_alert_rules(
+                        alert_from_hop(item), ctx.topology.topology.alert_rules
+                    )
+                    origin = origin_from_hop(item.get("org"))
+                    waiting.push(partition, alert.event_time, origin, (alert, origin), held)
+                ctx.count("alert_state.alerts", held.waiting)
+                ctx.count("alert_state.events")
+            released = waiting.release(partition, wall)
             part = parts[partition]
-            alerts = apply_all(
-                [alert_from_hop(d) for d in loads(event.value)["alerts"]],
-                ctx.topology.topology.alert_rules,
-            )
-            out = part.apply(alerts, ctx.topology.resolver, time.monotonic())
+            out = AlertStateOutput()
+            for (alert, origin), _ in released:
+                one = part.apply([alert], ctx.topology.resolver, wall)
+                one.origin(origin)
+                out.extend(one)
+            records.extend(outputs(ctx, out, n))
+            records.extend(forward(partition, wall))
+            # Send first, then write the table: a crash in between leaves the input
+            # uncommitted, so it is applied (and sent) again; never the other way round.
+            await ctx.send(records)
             for fp in out.changed:
                 state = part.state_of(fp)
                 if state is not None:
                     table[fp.encode()] = tracked_to_bytes(state)
-            records.extend(outputs(ctx, out, n))
-            await ctx.send(records)
-            ctx.count("alert_state.alerts", len(alerts))
-            ctx.count("alert_state.events")
+            done(released)
+            held.keep()
             if out.unmapped:
                 ctx.metrics.unmapped.inc(len(out.unmapped))
             ctx.metrics.stage_seconds.labels("alert_state").observe(time.perf_counter() - started)
@@ -112,14 +148,16 @@ def register(app: Any, ctx: StageContext) -> None:
 
     @decorate  # type: ignore[untyped-decorator]
     async def alert_state_tick() -> None:
-        # Expiry of `ends_at` without new alerts. Expired alerts are not written to the table
-        # here (tables change only inside an agent): after a restart they are restored active
-        # with a deadline already past, and expire again at once.
+        # Expiry of `ends_at` without new alerts, when nothing waits upstream (an idle tick must
+        # never run the clock past a backlog). Expired alerts are not written to the table here
+        # (tables change only inside an agent): after a restart they are restored active with a
+        # deadline already past, and expire again at once.
         wall = time.monotonic()
         records: list[Output] = []
         if recovered(app):
             for partition in assigned(app, ctx.topics.keyed) - parts.keys():
                 records.extend(outputs(ctx, rebuild(partition), n))
-        for part in list(parts.values()):
-            records.extend(outputs(ctx, part.tick(wall), n))
+        for partition, part in list(parts.items()):
+            if waiting.caught_up(partition, wall):
+                records.extend(outputs(ctx, part.tick(wall), n))
         await ctx.send(records)

@@ -85,6 +85,15 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
         "autodiscover": False,
         "broker_credentials": config.security.faust_credentials(),
     }
+    # Faust's defaults (60 s session timeout) leave a killed worker's partitions unread for a
+    # minute; 10 s with a heartbeat every second bounds the takeover (README "Recovery").
+    settings.update(
+        broker_session_timeout=config.session_timeout,
+        broker_heartbeat_interval=max(0.1, min(1.0, config.session_timeout / 5)),
+        broker_rebalance_timeout=max(config.session_timeout, 20.0),
+        broker_commit_interval=1.0,
+        consumer_group_instance_id=config.instance_id,
+    )
     if config.fast_timeouts:
         settings.update(
             broker_session_timeout=3.0,

@@ -71,8 +71,6 @@ class WorkerConfig:
     tick_interval: float = 5.0
     """Idle clock ticks: this often, a stage with no input advances its clock by wall time."""
     engine: EngineSettings = field(default_factory=EngineSettings)
-    health_coalesce: float = 0.03
-    """Health changes of one component reach `impact.input` at most this often."""
     web_enabled: bool = False
     """Serve the web server: the webhook ingress, `/health` and Faust's own pages."""
     web_port: int = 6066
@@ -93,6 +91,13 @@ class WorkerConfig:
     """Longest wait of a fetch request on the broker, for the ingest and Faust consumers. aiokafka
     keeps one fetch in flight per broker, and a partition left out of it (its previous records
     were still buffered) waits for it to return: this bounds that stall on every hop."""
+    session_timeout: float = 10.0
+    """A worker that stops heartbeating (killed, frozen) loses its partitions after this long:
+    the bound on how long its partitions wait before another worker takes them over."""
+    instance_id: str | None = None
+    """Static group membership (Kafka `group.instance.id`): a worker restarted with the same id
+    gets its partitions back at once, without waiting for the session timeout or a rebalance.
+    Unique per worker, stable across its restarts."""
     fast_timeouts: bool = False
     """Short session and commit timeouts (tests, local demo)."""
     notify: NotifySettings | None = None

@@ -1,31 +1,36 @@
 """Health: per component, `HealthBook` from the core (DESIGN §2, §4).
 
 Consumes `alert.transitions` (batches, partitioned by component) with one Faust agent. Active
-alerts per component live in the `component_alerts` table (written on transitions only). On a
-change of a component's health, counts or newest alerts, the record goes to `component.health`
-(compacted) at once and to `impact.input` at most once per `health_coalesce` seconds per
-component (the newest wins), so a storm on one component does not flood the impact stage.
+alerts per component live in the `component_alerts` table (written on transitions only). Every
+change of a component's health, counts or newest alerts goes to `impact.input`, in order: nothing
+is folded by arrival time, so an outage that fired and resolved inside a backlog still reaches
+the impact stage as two changes (DESIGN §2). The newest record of a batch per component goes to
+`component.health` (compacted).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
+from correlator.core.stages import HealthOutput, HealthPartition, Origin, TransitionIn
 from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
-from correlator.stream.codec import (
+from correlator.stream.context import StageContext
+from correlator.stream.ordering import Held, OrderedInputs, done
+from correlator.stream.tables import component_alerts_table
+from correlator.stream.topics import partition_for
+from correlator.wire import (
     alert_from_hop,
-    alert_to_hop,
+    component_alert_from_bytes,
+    component_alert_value,
     dumps,
+    health_to_dict,
     impact_health,
     loads,
-    partition_for,
+    marks_from_dict,
+    marks_value,
+    origin_from_hop,
 )
-from correlator.stream.context import StageContext
-from correlator.stream.state import Coalescer, HealthOutput, HealthPartition, TransitionIn
-from correlator.stream.tables import component_alerts_table
-from correlator.wire import health_to_dict
 
 Output = tuple[str, bytes | None, bytes | None, int | None]
 _SEP = "\x1f"
@@ -40,90 +45,101 @@ def register(app: Any, ctx: StageContext) -> None:
     )
     table = component_alerts_table(app, config)
     parts: dict[int, HealthPartition] = {}
-    coalescer = Coalescer(config.health_coalesce)
-    ctx.pending = coalescer
-    on_revoked(app, topics.transitions, lambda p: drop_partition(parts, p))
+    waiting: OrderedInputs[tuple[TransitionIn, Origin | None]] = OrderedInputs(sources=n)
+    ctx.waiting.append(waiting)
 
-    def publish(out: HealthOutput, wall: float) -> list[Output]:
-        records: list[Output] = []
-        for component, record in out.records.items():
-            key = component.encode()
-            records.append(
-                (topics.health, key, dumps(health_to_dict(record)), partition_for(component, n))
-            )
-            value = impact_health(record, out.received_at.get(component))
-            now = coalescer.offer(component, value, wall)
-            if now is not None:
-                records.append((topics.impact_input, key, now, 0))
+    def drop(partition: int) -> None:
+        drop_partition(parts, partition)
+        waiting.drop(partition)
+
+    on_revoked(app, topics.transitions, drop)
+
+    def publish(out: HealthOutput) -> list[Output]:
+        origins = out.origins or [None] * len(out.records)
+        records: list[Output] = [
+            (topics.impact_input, record.id.encode(), impact_health(record, received, origin), 0)
+            for record, received, origin in zip(out.records, out.received_at, origins, strict=True)
+        ]
+        records.extend(
+            (topics.health, c.encode(), dumps(health_to_dict(r)), partition_for(c, n))
+            for c, r in out.latest().items()
+        )
         return records
 
-    def rebuild(partition: int, wall: float) -> list[Output]:
+    def rebuild(partition: int) -> list[Output]:
         entries = []
         for key, value in list(table.items()):
             if value is None:
                 continue
             component, fp = key.decode().split(_SEP, 1)
             if partition_for(component, n) == partition:
-                d = loads(value)
-                entries.append((component, fp, alert_from_hop(d["alert"]), d["at"]))
+                alert, at = component_alert_from_bytes(value)
+                entries.append((component, fp, alert, at))
         part, out = HealthPartition.restored(entries)
         parts[partition] = part
-        return publish(out, wall)
+        return publish(out)
 
     decorate = app.agent(topic, name=f"{config.app_id}.health", concurrency=1)
 
+    def forward(partition: int, wall: float) -> list[Output]:
+        marks = waiting.to_forward(partition, wall)
+        if marks is None:
+            return []
+        value = marks_value(partition, marks, waiting.raw(partition), "mark")
+        return [(topics.impact_input, None, value, 0)]
+
     @decorate  # type: ignore[untyped-decorator]
     async def health(stream: Any) -> None:
+        # Transitions wait in `waiting` until every alert-state partition has passed their
+        # event time, then are applied in that order; see `ordering`. One event at a time, as
+        # in the alert-state stage.
         async for event in stream.events():
             started = time.perf_counter()
             wall = time.monotonic()
             partition = event.message.partition
             records: list[Output] = []
             if partition not in parts:
-                records.extend(rebuild(partition, wall))
-            items = [
-                TransitionIn(
-                    d["component"],
-                    d["fingerprint"],
-                    d["active"],
-                    alert_from_hop(d["alert"]),
-                    d["at"],
-                )
-                for d in loads(event.value)["transitions"]
-            ]
-            out = parts[partition].apply(items)
-            for component, fp, alert, at in out.writes:
-                key = f"{component}{_SEP}{fp}".encode()
-                if alert is None:
-                    if key in table:
-                        del table[key]
-                else:
-                    table[key] = dumps({"alert": alert_to_hop(alert), "at": at})
-            records.extend(publish(out, wall))
-            await ctx.send(records)
+                records.extend(rebuild(partition))
             ctx.count("health.events")
+            d = loads(event.value)
+            held = Held(event)
+            if "marks" in d:
+                source, raw, marks = marks_from_dict(d)
+                waiting.mark(partition, source, raw, marks, wall)
+            else:
+                for t in d["transitions"]:
+                    alert = alert_from_hop(t["alert"])
+                    item = TransitionIn(
+                        t["component"], t["fingerprint"], t["active"], alert, t["at"]
+                    )
+                    origin = origin_from_hop(t.get("org"))
+                    waiting.push(partition, item.at, origin, (item, origin), held)
+            released = waiting.release(partition, wall)
+            out = HealthOutput()
+            for (item, origin), _ in released:
+                one = parts[partition].apply([item])
+                one.origins = [origin] * len(one.records)
+                out.extend(one)
+            records.extend(publish(out))
+            records.extend(forward(partition, wall))
+            # Publish first, then write the table: a crash in between leaves the input
+            # uncommitted, so it is applied (and published) again; never the other way round.
+            await ctx.send(records)
+            for component, fp, written, at in out.writes:
+                table[f"{component}{_SEP}{fp}".encode()] = component_alert_value(written, at)
+            done(released)
+            held.keep()
             ctx.metrics.stage_seconds.labels("health").observe(time.perf_counter() - started)
 
-    # Fine-grained, so a coalesced change leaves when its window ends, not up to a tick later.
-    # A loop that sleeps between flushes, not `app.timer`: the fixed-rate timer counted the
-    # event loop's latency in getting back to it (3-9 ms measured on two busy cores, while the
-    # flush itself takes ~0.1 ms) as the flush's runtime, and logged nearly every flush as
-    # "overlapping" the 3 ms interval.
-    flush_every = min(config.health_coalesce / 10, 0.01)
+    # A partition gained in a rebalance is rebuilt (and its health published again) at once,
+    # not when its first new input arrives.
+    decorate = app.timer(0.25, name=f"{config.app_id}.health_rebuild")
 
-    @app.task  # type: ignore[untyped-decorator]
-    async def health_flush_loop() -> None:
-        while not app.should_stop:
-            await asyncio.sleep(flush_every)
-            await health_flush()
-
-    async def health_flush() -> None:
-        wall = time.monotonic()
-        records: list[Output] = [
-            (topics.impact_input, component.encode(), value, 0)
-            for component, value in coalescer.due(wall)
-        ]
-        if recovered(app):
-            for partition in assigned(app, topics.transitions) - parts.keys():
-                records.extend(rebuild(partition, wall))
+    @decorate  # type: ignore[untyped-decorator]
+    async def health_rebuild() -> None:
+        if not recovered(app):
+            return
+        records: list[Output] = []
+        for partition in assigned(app, topics.transitions) - parts.keys():
+            records.extend(rebuild(partition))
         await ctx.send(records)

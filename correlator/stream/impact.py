@@ -18,27 +18,34 @@ from typing import Any
 
 import orjson
 
-from correlator.core.health import ComponentHealth
 from correlator.core.incidents import StepResult
-from correlator.core.timefmt import parse_time
+from correlator.core.stages import ImpactState
+from correlator.core.timefmt import Millis, TimeFormatError, parse_time
 from correlator.errors import CorrelatorError
 from correlator.records import TOPIC_COMPONENT_HEALTH
 from correlator.stream.assignment import assigned
-from correlator.stream.codec import (
+from correlator.stream.context import StageContext, log
+from correlator.stream.kafka_io import committed_offset, latest_by_key, read_to_end, read_until
+from correlator.stream.maintenance import read_windows, window_of
+from correlator.stream.ordering import Held, OrderedInputs, done
+from correlator.stream.topics import partition_for
+from correlator.topology_files import parse_topology_text
+from correlator.wire import (
     dumps,
+    health_from_dict,
     impact_tick,
     loads,
-    partition_for,
+    marks_from_dict,
+    origin_from_hop,
     snapshot_from_dict,
+    step_records,
 )
-from correlator.stream.context import StageContext, log
-from correlator.stream.kafka_io import latest_by_key, read_to_end
-from correlator.stream.maintenance import read_windows, window_of
-from correlator.stream.state import ImpactState
-from correlator.topology_files import parse_topology_text
-from correlator.wire import health_from_dict, step_records
 
 Output = tuple[str, bytes | None, bytes | None, int | None]
+
+
+RECOMPUTE_WALL = 0.0
+"""Wall time while recomputing: every lease counts as fresh, as it was when first applied."""
 
 
 class ImpactStage:
@@ -50,9 +57,26 @@ class ImpactStage:
         self.last_input = time.monotonic()
         self.lag = 0.0
         self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.waiting: OrderedInputs[dict[str, Any]] = OrderedInputs(sources=ctx.config.partitions)
+        ctx.waiting.append(self.waiting)
 
     def drop(self) -> None:
         self.state = None
+        self.waiting.drop(0)
+
+    def rebuild_soon(self) -> None:
+        """Rebuild in the background (the rebalance callback must not wait for it)."""
+        self.drop()
+        task = asyncio.ensure_future(self._rebuild_logged())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _rebuild_logged(self) -> None:
+        try:
+            await self.ready()
+        except Exception as exc:  # the agent and the tick timer try again
+            log.warning("impact: eager rebuild failed, retried on the next input: %s", exc)
 
     async def ready(self) -> ImpactState:
         async with self._lock:
@@ -60,55 +84,87 @@ class ImpactStage:
 
     async def _ready(self) -> ImpactState:
         if self.state is None:
-            state = ImpactState(self.ctx.topology.topology, self.ctx.config.engine)
-            health, snapshots = await self._read_published()
-            for window in await read_windows(self.ctx.config):  # impact.input is not re-read
-                state.tracker.maintenance.put(window)
-            result = state.restore(snapshots, health, time.monotonic())
+            config, topics = self.ctx.config, self.ctx.topics
+            end = await committed_offset(config, config.app_id, topics.impact_input, 0)
+            earliest, inputs = await read_until(config, topics.impact_input, 0, end)
+            state = ImpactState(self.ctx.topology.topology, config.engine)
+            if earliest == 0:
+                self._recompute(state, [(v, ts) for v, ts in inputs if v is not None])
+                state.clock.reanchor(time.monotonic())
+                log.info("impact: rebuilt from %d input(s) of %s", end, topics.impact_input)
+            else:
+                await self._restore_published(state, inputs)
             self.state = state
-            await self.ctx.send(self.outputs(result))
-            log.info(
-                "impact: rebuilt %d incident(s) and %d component(s) from compacted topics",
-                len(snapshots),
-                len(health),
-            )
         return self.state
 
-    async def _read_published(self) -> tuple[list[Any], list[Any]]:
-        config, topics = self.ctx.config, self.ctx.topics
-        health = [
-            health_from_dict(loads(v))
-            for v in latest_by_key(await read_to_end(config, topics.health)).values()
-        ]
-        incidents = latest_by_key(await read_to_end(config, topics.incidents))
-        return health, [snapshot_from_dict(loads(v)) for v in incidents.values()]
+    def _recompute(self, state: ImpactState, values: list[tuple[bytes, int]]) -> None:
+        """Apply every input the stage had committed, exactly as it applied them, publishing
+        nothing: the state is then the one it had at its committed offset, so the inputs after
+        it produce the very records they produced before a crash (same id, same `seq`)."""
+        for value, timestamp in values:
+            self.take(state, loads(value), Held(None), timestamp / 1000, RECOMPUTE_WALL)
+        # What still waits was released, before the crash, by a record after the committed
+        # offset: it stays waiting, and that record (read again) releases it in the same order.
 
-    def apply(self, state: ImpactState, values: list[bytes]) -> StepResult:
-        """A batch of `impact.input` records, in order. Consecutive health records are applied
-        as one step (as if they had arrived together): under a storm the tracker re-evaluates
-        once per batch instead of once per component change."""
-        wall = time.monotonic()
-        self.last_input = wall
-        result = StepResult()
-        health: list[ComponentHealth] = []
-        for value in values:
-            d = loads(value)
+    async def _restore_published(self, state: ImpactState, inputs: list[Any]) -> None:
+        """Retention deleted the oldest inputs: restore from the published incidents and the
+        health the stage had applied (the compacted view, then what it committed since)."""
+        config, topics = self.ctx.config, self.ctx.topics
+        health: dict[str, Any] = {}
+        for latest in latest_by_key(await read_to_end(config, topics.health)).values():
+            record = health_from_dict(loads(latest))
+            health[record.id] = record
+        for value, _ in inputs:
+            d = loads(value) if value is not None else {}
             if d.get("type") == "health":
-                received = d.get("received_at")
-                if isinstance(received, int):
-                    self.lag = max(0.0, time.time() - received / 1000)
-                health.append(health_from_dict(d["health"]))
-                continue
-            if health:
-                result.extend(state.on_health(health, wall))
-                health = []
-            result.extend(self._apply_one(state, d, wall))
-        if health:
-            result.extend(state.on_health(health, wall))
-        return result
+                record = health_from_dict(d["health"])
+                health[record.id] = record
+        incidents = latest_by_key(await read_to_end(config, topics.incidents))
+        snapshots = [snapshot_from_dict(loads(v)) for v in incidents.values()]
+        for window in await read_windows(config):  # the inputs that declared them are gone
+            state.tracker.maintenance.put(window)
+        result = state.restore(snapshots, list(health.values()), time.monotonic())
+        await self.ctx.send(self.outputs(result))
+        log.info("impact: restored %d incident(s) from compacted topics", len(snapshots))
+
+    def take(
+        self, state: ImpactState, d: dict[str, Any], held: Held, logged: float, wall: float
+    ) -> tuple[StepResult, list[tuple[Any, Held]]]:
+        """One `impact.input` record: a progress mark is noted, anything else waits in
+        event-time order (`waiting`); then what may be applied now is applied, each input one
+        step at its own event time, exactly as `Engine` steps. Leases are judged by `logged`,
+        the record's timestamp (seconds), so a recomputation releases exactly as it was."""
+        if d.get("type") == "mark":
+            source, raw, marks = marks_from_dict(d)
+            self.waiting.mark(0, source, raw, marks, logged)
+        else:
+            origin = origin_from_hop(d.get("origin"))
+            self.waiting.push(0, self._time_of(state, d), origin, d, held)
+        released = self.waiting.release(0, logged)
+        result = StepResult()
+        for item, _ in released:
+            result.extend(self._apply_one(state, item, wall))
+        return result, released
+
+    def _time_of(self, state: ImpactState, d: dict[str, Any]) -> Millis:
+        """The event time an input is applied at; inputs without one (a topology version, a
+        malformed time) take their place after what already waits."""
+        try:
+            if d.get("type") == "health":
+                return parse_time(d["health"]["as_of"])
+            if isinstance(d.get("at"), str):
+                return parse_time(d["at"])
+        except (KeyError, TypeError, TimeFormatError):
+            pass
+        return self.waiting.newest(0) or state.clock.now or 0
 
     def _apply_one(self, state: ImpactState, d: dict[str, Any], wall: float) -> StepResult:
         kind = d.get("type")
+        if kind == "health":
+            received = d.get("received_at")
+            if isinstance(received, int):
+                self.lag = max(0.0, time.time() - received / 1000)
+            return state.on_health(health_from_dict(d["health"]), wall)
         if kind == "tick":
             return state.on_tick(parse_time(d["at"]), wall)
         if kind == "heartbeat":
@@ -165,20 +221,48 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
 
     app.on_partitions_revoked.connect(_revoked, weak=False)
 
+    async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        # Rebuild at once, not on the first input: a takeover must not wait for new alerts.
+        if any(tp.topic == topics.impact_input for tp in assigned):
+            stage.rebuild_soon()
+
+    app.on_partitions_assigned.connect(_assigned, weak=False)
+
     decorate = app.agent(topic, name=f"{config.app_id}.impact", concurrency=1)
 
     @decorate  # type: ignore[untyped-decorator]
     async def impact(stream: Any) -> None:
-        # `take` acks the batch only after this body has sent its outputs (at-least-once).
-        async for values in stream.take(config.impact_batch, within=0.005):
+        # Records are acknowledged only once applied and their outputs sent (at-least-once).
+        async for events in stream.take_events(config.impact_batch, within=0.005):
             state = await stage.ready()
+            wall = time.monotonic()
             started = time.perf_counter()
-            result = stage.apply(state, list(values))
+            result = StepResult()
+            released: list[Any] = []
+            held: list[Held] = []
+            for event in events:
+                if stage.state is not state:
+                    break  # revoked meanwhile: see below
+                d = loads(event.value)
+                h = Held(event)
+                if d.get("type") != "mark":
+                    stage.last_input = wall
+                    held.append(h)
+                step, out = stage.take(state, d, h, event.message.timestamp / 1000, wall)
+                result.extend(step)
+                released.extend(out)
+            if stage.state is not state:
+                # The partition was revoked (and perhaps given back) meanwhile: this state is
+                # gone, its outputs must not be published; the inputs are read again.
+                continue
             evaluated = time.perf_counter()
             await ctx.send(stage.outputs(result))
-            ctx.count("impact.inputs", len(values))
             ctx.metrics.impact_seconds.observe(evaluated - started)
             ctx.metrics.stage_seconds.labels("impact").observe(time.perf_counter() - started)
+            done(released)
+            for h in held:
+                h.keep()
+            ctx.count("impact.inputs", len(events))
 
     decorate = app.timer(config.tick_interval, name=f"{config.app_id}.impact_tick")
 

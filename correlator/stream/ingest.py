@@ -19,16 +19,18 @@ from typing import Any
 from mode import Service
 
 from correlator.adapters import decode_payload
-from correlator.stream.codec import (
-    alert_to_hop,
-    dead_letter_value,
-    dumps,
-    partition_for,
-    unwrap_raw,
-)
+from correlator.core.stages import Mark
 from correlator.stream.context import StageContext, log
 from correlator.stream.kafka_io import client_kwargs, gather_sends, new_producer
 from correlator.stream.metrics import WorkerMetrics
+from correlator.stream.topics import partition_for
+from correlator.wire import (
+    alert_to_hop,
+    dead_letter_value,
+    dumps,
+    marks_value,
+    unwrap_raw,
+)
 
 
 def decode_batch(
@@ -37,8 +39,10 @@ def decode_batch(
     max_bytes: int,
     read_at: int,
     metrics: WorkerMetrics | None = None,
+    newest: dict[int, int] | None = None,
 ) -> tuple[dict[int, list[dict[str, Any]]], list[bytes], int]:
-    """Decode raw records: hop alerts grouped by partition, dead-letter values, alert count."""
+    """Decode raw records: hop alerts grouped by partition, dead-letter values, alert count.
+    `newest` collects the latest event time read per raw partition."""
     by_partition: dict[int, list[dict[str, Any]]] = {}
     dead: list[bytes] = []
     count = 0
@@ -50,8 +54,12 @@ def decode_batch(
         for letter in decoded.dead_letters:
             dead.append(dumps(dead_letter_value(letter, m.topic, m.partition, m.offset)))
         for alert in decoded.alerts:
+            if newest is not None:
+                newest[m.partition] = max(newest.get(m.partition, 0), alert.event_time)
             p = partition_for(alert.fingerprint, partitions)
-            by_partition.setdefault(p, []).append(alert_to_hop(alert))
+            hop = alert_to_hop(alert)
+            hop["org"] = [m.partition, m.offset]
+            by_partition.setdefault(p, []).append(hop)
             count += 1
     return by_partition, dead, count
 
@@ -87,6 +95,10 @@ def _hop_value(parts: list[bytes]) -> bytes:
     return b'{"schema":1,"alerts":[' + b",".join(parts) + b"]}"
 
 
+MARK_EVERY = 0.25
+"""Seconds between progress marks while nothing is read (they renew `EventTimeOrder` leases)."""
+
+
 class IngestService(Service):
     """The ingest stage of one worker (a member of the `<app id>-ingest` consumer group)."""
 
@@ -95,6 +107,10 @@ class IngestService(Service):
         self._consumer: Any = None
         self._producer: Any = None
         self._partitions = 1
+        self._raw_partitions = 1
+        self._newest: dict[int, int] = {}
+        """Per raw partition, the latest event time read (the `read` of its progress mark)."""
+        self._marked_at = 0.0
         self.newest_read_ms: int | None = None
         """Kafka timestamp of the newest raw record processed so far (for `GET /health`)."""
         super().__init__(**kwargs)
@@ -106,9 +122,14 @@ class IngestService(Service):
         if consumer is None:
             return {}
         out: dict[int, int | None] = {}
+        from aiokafka.errors import IllegalStateError
+
         for tp in sorted(consumer.assignment()):
             high = consumer.highwater(tp)
-            position = await consumer.position(tp)
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:  # revoked meanwhile: its new owner marks it
+                continue
             out[tp.partition] = None if high is None else max(high - position, 0)
         return out
 
@@ -116,11 +137,13 @@ class IngestService(Service):
         from aiokafka import AIOKafkaConsumer
 
         config = self.ctx.config
-        fast = (
-            {"session_timeout_ms": 6000, "heartbeat_interval_ms": 500}
-            if (config.fast_timeouts)
-            else {}
-        )
+        session = 6.0 if config.fast_timeouts else config.session_timeout
+        fast: dict[str, Any] = {
+            "session_timeout_ms": int(session * 1000),
+            "heartbeat_interval_ms": int(max(0.1, min(1.0, session / 5)) * 1000),
+        }
+        if config.instance_id is not None:
+            fast["group_instance_id"] = f"{config.instance_id}-ingest"
         self._consumer = AIOKafkaConsumer(
             self.ctx.topics.raw,
             **client_kwargs(config),
@@ -136,6 +159,7 @@ class IngestService(Service):
         await self._producer.start()
         await self._consumer.start()
         self._partitions = len(await self._producer.partitions_for(self.ctx.topics.keyed))
+        self._raw_partitions = len(await self._producer.partitions_for(self.ctx.topics.raw))
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
@@ -150,13 +174,19 @@ class IngestService(Service):
         while not self.should_stop:
             try:
                 batches = await self._consumer.getmany(
-                    timeout_ms=200, max_records=config.ingest_batch
+                    timeout_ms=100, max_records=config.ingest_batch
                 )
             except Exception as exc:  # aiokafka retries a lost broker itself; this is the rest
                 log.warning("ingest: fetch failed, trying again: %r", exc)
                 await asyncio.sleep(1.0)
                 continue
             if not batches:
+                if time.monotonic() - self._marked_at >= MARK_EVERY:
+                    try:
+                        await gather_sends(await self._send_marks())
+                    except Exception as exc:  # the broker is away: marks again after it
+                        log.warning("ingest: progress marks not sent: %r", exc)
+                        await asyncio.sleep(1.0)
                 continue
             started = time.perf_counter()
             messages = [m for ms in batches.values() for m in ms]
@@ -166,6 +196,7 @@ class IngestService(Service):
                 config.max_payload_bytes,
                 int(time.time() * 1000),
                 self.ctx.metrics,
+                self._newest,
             )
             hops = hop_records(by_partition)
             outputs: list[tuple[str, bytes, int | None]] = [
@@ -174,6 +205,10 @@ class IngestService(Service):
             outputs.extend((topics.dlq, value, None) for value in dead)
             if not await self._deliver(outputs):
                 return  # stopping: the batch stays uncommitted and is read again
+            try:  # after the alerts they cover, in the same partitions
+                await gather_sends(await self._send_marks())
+            except Exception as exc:  # the broker went away: the next marks say as much
+                log.warning("ingest: progress marks not sent: %r", exc)
             self.ctx.count(f"sent:{topics.keyed}", len(hops))
             await self._commit({tp: ms[-1].offset + 1 for tp, ms in batches.items()})
             self.ctx.metrics.stage_seconds.labels("ingest").observe(time.perf_counter() - started)
@@ -206,7 +241,37 @@ class IngestService(Service):
                 pause = min(pause * 2, 5.0)
 
     async def _commit(self, offsets: dict[Any, int]) -> None:
+        """Commit what was processed. When the group rebalanced meanwhile (a worker joined or
+        died), the commit is refused: the partitions' new owner reads those records again
+        (at-least-once; alert state drops the repeats), and this worker carries on. A broker
+        away fails it too: the records are read again after it returns."""
         try:
             await self._consumer.commit(offsets)
-        except Exception as exc:  # CommitFailedError after a rebalance, KafkaError
-            log.warning("ingest: offset commit failed (the batch may be read again): %r", exc)
+        except Exception as exc:  # CommitFailedError, IllegalStateError, KafkaError
+            log.info("ingest: offset commit failed (the batch may be read again): %r", exc)
+
+    async def _send_marks(self) -> list[Any]:
+        """Tell every alert-state partition how far each raw partition held here has been read
+        (after the alerts it covers, in the same partition): the stages downstream apply their
+        inputs in event-time order across partitions (`EventTimeOrder`)."""
+        self._marked_at = time.monotonic()
+        consumer = self._consumer
+        marks: list[tuple[int, Mark]] = []
+        from aiokafka.errors import IllegalStateError
+
+        for tp in sorted(consumer.assignment()):
+            high = consumer.highwater(tp)
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:  # revoked meanwhile: its new owner marks it
+                continue
+            caught_up = high is not None and position >= high
+            read = self._newest.get(tp.partition, 0)
+            marks.append((tp.partition, Mark(position, read, caught_up)))
+        if not marks:
+            return []
+        value = marks_value(0, marks, self._raw_partitions)
+        return [
+            await self._producer.send(self.ctx.topics.keyed, value, partition=p)
+            for p in range(self._partitions)
+        ]

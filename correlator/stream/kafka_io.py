@@ -85,3 +85,53 @@ async def gather_sends(futures: list[Any]) -> None:
     """Wait until every send is acknowledged by the broker."""
     if futures:
         await asyncio.gather(*futures)
+
+
+async def committed_offset(config: WorkerConfig, group: str, topic: str, partition: int) -> int:
+    """The offset consumer group `group` resumes `topic`/`partition` from (0 when nothing is
+    committed: the stages start from the earliest record). Asking joins no group."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(**client_kwargs(config), group_id=group, enable_auto_commit=False)
+    try:
+        await consumer.start()
+        offset = await consumer.committed(TopicPartition(topic, partition))
+    except Exception as exc:
+        raise BrokerError(f"cannot read the offsets of {group} on {topic}: {exc!r}") from exc
+    finally:
+        await consumer.stop()
+    return offset or 0
+
+
+async def read_until(
+    config: WorkerConfig, topic: str, partition: int, end: int, timeout: float = 60.0
+) -> tuple[int, list[tuple[bytes | None, int]]]:
+    """The values and timestamps (ms) of one partition's records before offset `end`, and the
+    earliest offset still kept (above 0 when retention has deleted the oldest records)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(
+        **client_kwargs(config), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    out: list[tuple[bytes | None, int]] = []
+    try:
+        await consumer.start()
+        consumer.assign([tp])
+        earliest = (await consumer.beginning_offsets([tp]))[tp]
+        await consumer.seek_to_beginning(tp)
+        deadline = time.monotonic() + timeout
+        while await consumer.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"timed out reading {topic} up to offset {end}")
+            batches = await consumer.getmany(tp, timeout_ms=500)
+            for message in batches.get(tp, []):
+                if message.offset < end:
+                    out.append((message.value, message.timestamp))
+    except BrokerError:
+        raise
+    except Exception as exc:
+        raise BrokerError(f"cannot read {topic} from {config.bootstrap}: {exc!r}") from exc
+    finally:
+        await consumer.stop()
+    return earliest, out

@@ -6,6 +6,7 @@ partition counts and cleanup policies are ours, never the broker's auto-create d
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from correlator import records
@@ -133,3 +134,8 @@ def topic_specs(config: WorkerConfig) -> list[TopicSpec]:
         spec(t.changelog(ALERT_STATE_TABLE), n, compacted=True),
         spec(t.changelog(COMPONENT_ALERTS_TABLE), n, compacted=True),
     ]
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The hop partition of a fingerprint or component id (stable across processes)."""
+    return zlib.crc32(key.encode()) % partitions

@@ -14,7 +14,6 @@ from mode import Service
 
 from correlator.core.topology import Topology
 from correlator.errors import CorrelatorError
-from correlator.stream.codec import impact_topology, loads, topology_value
 from correlator.stream.config import WorkerConfig
 from correlator.stream.context import StageContext, log
 from correlator.stream.kafka_io import (
@@ -25,6 +24,7 @@ from correlator.stream.kafka_io import (
 )
 from correlator.stream.topics import topics_for
 from correlator.topology_files import parse_topology_text
+from correlator.wire import impact_topology, loads, topology_value
 
 
 def parse_record(value: bytes) -> tuple[Topology, str]:
