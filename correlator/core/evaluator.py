@@ -984,44 +984,10 @@ class Evaluator:
         start = states.get(p, 0)
         if not start:
             return frozenset(), (p,)
-        carried = {p: start}
-        stack = [p]
-        edges = self._edges
-        memo = self._entry_memo
-        while stack:
-            x = stack.pop()
-            mask = carried[x]
-            out_edges = edges.get(x)
-            if out_edges is None:
-                out_edges = edges[x] = self._edges_of(x)
-            for y, entry, kind, in_play in out_edges:
-                carry = mask & states.get(y, 0)
-                if not carry:
-                    continue
-                if down_only:
-                    if kind == "soft":
-                        continue
-                    if kind != "require":  # a required member carries whenever it is down
-                        key = id(entry)
-                        entry_down = memo.get(key)
-                        if entry_down is None:
-                            entry_down = memo[key] = self._entry_down(entry, states)
-                        carry &= entry_down
-                if kind == "split":
-                    carry &= in_play
-                if carry:
-                    before = carried.get(y, 0)
-                    if carry | before != before:
-                        carried[y] = carry | before
-                        stack.append(y)
-        is_service = self.g.is_service
-        out = []
-        for n, mask in carried.items():
-            if is_service[n]:
-                scope = self._scope.get(n)
-                if scope is not None and mask & self._combos_of(scope).mask:
-                    out.append(n)
-        return frozenset(out), carried
+        found = ReachSearch(down_only, self._reach_epoch)
+        found.carried[p] = start
+        self._continue(found, [p], states)
+        return frozenset(found.services), found.carried
 
 
 class ReachSearch:

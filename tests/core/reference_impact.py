@@ -20,70 +20,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
-from typing import Literal
 
+from correlator.core.figures import (
+    ONE,
+    ZERO,
+    ProblemState,
+    SegmentFigure,
+    ServiceFigure,
+)
 from correlator.core.topology import Entry, Topology
-
-ProblemState = Literal["down", "degraded"]
-ServiceState = Literal["down", "partial", "degraded", "ok"]
 
 REST = "\x00rest"
 """The merged part of a division whose members are all unaffected."""
 
 Assignment = tuple[tuple[str, str], ...]
 """A combination: (division id, part or REST) pairs, sorted by division id."""
-
-ZERO = Fraction(0)
-ONE = Fraction(1)
-
-
-def round_half_up(value: Fraction) -> int:
-    """Customers are whole people: round half up, exactly."""
-    return math.floor(value + Fraction(1, 2))
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceFigure:
-    """A business service's figures: weights of combinations where it is down / only degraded."""
-
-    id: str
-    impact: Fraction
-    degraded: Fraction
-
-    @property
-    def state(self) -> ServiceState:
-        if self.impact == ONE:
-            return "down"
-        if self.impact > 0:
-            return "partial"
-        if self.degraded > 0:
-            return "degraded"
-        return "ok"
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentFigure:
-    """A segment's figures; `critical_weight` counts only tier-1/2 services (for severity).
-
-    `affected` and `degraded` are whole customers: affected rounded half up; degraded rounded
-    as the complement, so 333 customers split in halves never become 167 + 167.
-    """
-
-    id: str
-    customers: int
-    affected_weight: Fraction
-    degraded_weight: Fraction
-    critical_weight: Fraction
-    affected: int = 0
-    degraded: int = 0
-
-    @classmethod
-    def of(
-        cls, id: str, customers: int, affected: Fraction, degraded: Fraction, critical: Fraction
-    ) -> SegmentFigure:
-        whole = round_half_up(customers * affected)
-        both = round_half_up(customers * (affected + degraded))
-        return cls(id, customers, affected, degraded, critical, whole, both - whole)
 
 
 @dataclass(frozen=True)
