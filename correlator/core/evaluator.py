@@ -29,12 +29,16 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import random
-import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 
+from correlator.core.combinations import (
+    REST,
+    Combos,
+    Key,
+    enumerate_combinations,
+)
+from correlator.core.evaluation_graph import graph_of
 from correlator.core.figures import (
     EMPTY,
     ONE,
@@ -49,145 +53,8 @@ from correlator.core.topology import Entry, Topology
 _EPOCHS = itertools.count()
 """Reach epochs, unique across evaluators (see `Evaluator.reach_dropped`)."""
 
-REST = "\x00rest"
-"""The merged part of a division whose members are all unaffected."""
-
 PREREGISTER_LIMIT = 512
 """At most this many keys are given bits before any evaluation (see `_preregister`)."""
-
-Key = tuple[tuple[str, str], ...]
-"""A combination as evaluated: its (division id, part) pairs without "rest", sorted."""
-
-
-# -- the topology, indexed for evaluation --------------------------------------------------------
-
-
-class _Graph:
-    """Static indexes over one topology (built once per topology, shared by its evaluators)."""
-
-    def __init__(self, topo: Topology) -> None:
-        self.topo = topo
-        nodes = topo.nodes
-        scc = topo.scc
-        rank = topo.rank
-        self.order = sorted(nodes, key=rank.__getitem__)
-        self.index = {n: i for i, n in enumerate(self.order)}
-        self.scc_members: dict[int, list[str]] = {}
-        for n in self.order:
-            self.scc_members.setdefault(scc[n], []).append(n)
-        self.scc_rank = {s: rank[members[0]] for s, members in self.scc_members.items()}
-        self.cyclic = {
-            s: len(members) > 1 or members[0] in topo.dependents.get(members[0], ())
-            for s, members in self.scc_members.items()
-        }
-        # Affectedness: per SCC, the SCCs with an edge into it from outside (one per edge).
-        self.ext_in: dict[int, list[int]] = {}
-        # Reach: per node, the (dependent, entry) pairs that name it.
-        self.uses: dict[str, list[tuple[str, Entry]]] = {}
-        # Hit parts: per node, the (division, part) it serves in split entries (per entry).
-        self.tokens: dict[str, list[tuple[str, str]]] = {}
-        self.inside: dict[str, frozenset[str]] = {}
-        for n, node in nodes.items():
-            own = scc[n]
-            inside = set()
-            for entry in node.entries:
-                seen = set()
-                for m in entry.members:
-                    if scc[m] != own:
-                        self.ext_in.setdefault(scc[m], []).append(own)
-                    else:
-                        inside.add(m)
-                    if m not in seen:
-                        seen.add(m)
-                        self.uses.setdefault(m, []).append((n, entry))
-                if entry.kind == "split":
-                    for part, m in zip(entry.parts, entry.members, strict=True):
-                        self.tokens.setdefault(m, []).append((entry.division, part))
-            self.inside[n] = frozenset(inside)
-        self.division_ids = sorted(topo.divisions)
-        self.division_bit = {d: 1 << i for i, d in enumerate(self.division_ids)}
-        self.segments_of: dict[str, list[int]] = {}
-        for i, segment in enumerate(topo.segments):
-            for sid in segment.uses:
-                self.segments_of.setdefault(sid, []).append(i)
-        self.is_service = {n: node.role == "business_service" for n, node in nodes.items()}
-        self.entries = {n: node.entries for n, node in nodes.items()}
-        self.critical = {n: node.tier <= 2 for n, node in nodes.items()}
-
-
-def graph_of(topo: Topology) -> _Graph:
-    """The evaluation indexes of `topo`, built on first use and kept with it."""
-    cached = topo._index.get("graph")
-    if cached is None:
-        cached = topo._index["graph"] = _Graph(topo)
-    assert isinstance(cached, _Graph)
-    return cached
-
-
-# -- combinations --------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Combos:
-    """The combinations of one scope: their keys, exact weights and whether they are sampled."""
-
-    keys: list[Key]
-    weights: list[Fraction]
-    sampled: bool
-    bits: list[int]
-    """Bit index of each key in the evaluator's key space (filled when registered)."""
-    mask: int = 0
-    """All of `bits` as one mask."""
-    numerators: list[int] | None = None
-    denominator: int = 1
-
-
-def _enumerate(
-    divisions: list[str], choices: list[list[tuple[str, Fraction]]], bound: int, seed: int
-) -> tuple[list[Key], list[Fraction], bool]:
-    total = math.prod(len(c) for c in choices)
-    weighted: list[tuple[tuple[tuple[str, str], ...], Fraction]] = []
-    sampled = False
-    if total <= bound:
-        stack: list[tuple[int, tuple[tuple[str, str], ...], Fraction]] = [(0, (), ONE)]
-        while stack:
-            i, assignment, weight = stack.pop()
-            if i == len(divisions):
-                weighted.append((assignment, weight))
-                continue
-            for part, share in reversed(choices[i]):
-                stack.append((i + 1, (*assignment, (divisions[i], part)), weight * share))
-    else:
-        weighted = _sample(divisions, choices, bound, seed)
-        sampled = True
-    keys = [tuple(pair for pair in assignment if pair[1] != REST) for assignment, _ in weighted]
-    return keys, [w for _, w in weighted], sampled
-
-
-def _sample(
-    divisions: list[str], choices: list[list[tuple[str, Fraction]]], n: int, seed: int
-) -> list[tuple[tuple[tuple[str, str], ...], Fraction]]:
-    """Deterministic sampling of combinations, weighted by shares (fixed seed per scope)."""
-    rng = random.Random(seed ^ zlib.crc32(",".join(divisions).encode()))
-    cumulative = []
-    for options in choices:
-        acc = 0.0
-        row = []
-        for part, share in options:
-            acc += float(share)
-            row.append((acc, part))
-        cumulative.append(row)
-    counts: dict[tuple[tuple[str, str], ...], int] = {}
-    for _ in range(n):
-        picked = []
-        for division, row in zip(divisions, cumulative, strict=True):
-            r = rng.random() * row[-1][0]
-            part = next((p for edge, p in row if r < edge), row[-1][1])
-            picked.append((division, part))
-        key = tuple(picked)
-        counts[key] = counts.get(key, 0) + 1
-    return [(a, Fraction(c, n)) for a, c in sorted(counts.items())]
-
 
 # -- the evaluator -------------------------------------------------------------------------------
 
@@ -217,7 +84,7 @@ class Evaluator:
         self._key_bit: dict[Key, int] = {}
         self._part_mask: dict[tuple[str, str], int] = {}
         self._full = 0
-        self._combos: dict[int, _Combos] = {}
+        self._combos: dict[int, Combos] = {}
         # Figures.
         self._services: dict[str, ServiceFigure] = {}
         self._segments: dict[str, SegmentFigure] = {}
@@ -560,18 +427,18 @@ class Evaluator:
             choices.append((REST, rest))
         return choices
 
-    def _combos_of(self, scope: int) -> _Combos:
+    def _combos_of(self, scope: int) -> Combos:
         cached = self._combos.get(scope)
         if cached is None:
             divisions = [d for d in self.g.division_ids if scope & self.g.division_bit[d]]
-            keys, weights, sampled = _enumerate(
+            keys, weights, sampled = enumerate_combinations(
                 divisions, [self._choices(d) for d in divisions], self.bound, self.seed
             )
-            cached = self._combos[scope] = _Combos(keys, weights, sampled, [])
+            cached = self._combos[scope] = Combos(keys, weights, sampled, [])
             self._register(cached)
         return cached
 
-    def _register(self, combos: _Combos) -> None:
+    def _register(self, combos: Combos) -> None:
         key_bit = self._key_bit
         bits = []
         for key in combos.keys:
@@ -667,7 +534,7 @@ class Evaluator:
 
     # -- figures --------------------------------------------------------------------------------
 
-    def _weight(self, combos: _Combos, mask: int) -> Fraction:
+    def _weight(self, combos: Combos, mask: int) -> Fraction:
         if not mask:
             return ZERO
         if (mask & combos.mask) == combos.mask:

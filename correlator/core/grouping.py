@@ -37,7 +37,6 @@ def place(
         inc.dirty = True
         if c not in problems:
             inc.members.discard(c)
-            inc.revision += 1
             t.member_of.pop(c, None)
             t.last_incident_of[c] = inc.id
     for inc in active(t):
@@ -135,7 +134,6 @@ def active(t: IncidentTracker) -> list[Incident]:
 
 def add(t: IncidentTracker, inc: Incident, problem: str) -> None:
     inc.members.add(problem)
-    inc.revision += 1
     inc.dirty = True
     t._unplaced.discard(problem)
     t.member_of[problem] = inc.id
@@ -149,7 +147,6 @@ def merge(
     for member in absorbed.members:
         add(t, into, member)
     absorbed.members.clear()
-    absorbed.revision += 1
     absorbed.dirty = True
     absorbed.status = "merged"
     absorbed.merged_into = into.id

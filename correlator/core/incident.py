@@ -60,8 +60,6 @@ class Incident:
     title: str = ""
     evaluator: Evaluator | None = None
     """Evaluates this incident's own problems, each step from the last."""
-    revision: int = 0
-    """Bumped on every change of `members`."""
     search: ReachSearch | None = None
     """The search behind its down-reach, continued step after step."""
     search_union: frozenset[str] = frozenset()
