@@ -180,7 +180,7 @@ class Evaluator:
             self._last = EMPTY
             return EMPTY
         self._last = Evaluation(
-            problems=dict(self.problems),
+            problems=self.problems,  # replaced, never changed in place, by each evaluation
             services=dict(self._services),
             segments=dict(self._segments),
             estimated=self._estimated(root_causes),
