@@ -12,7 +12,11 @@ LinkState = Literal["live", "connecting", "disconnected", "ended"]
 
 
 class ConnectionIndicator(Static):
-    """A dot and a word for the feed's link, with the feed's name."""
+    """A dot and a word for the feed's link, with the feed's name.
+
+    Its width is `auto`, so every reactive that changes the text asks for a new layout: without
+    it the width measured for an earlier text clipped a later, longer one (the feed's name went
+    missing from the header when the first layout ran before the first frame was shown)."""
 
     DEFAULT_CSS = """
     ConnectionIndicator {
@@ -22,11 +26,11 @@ class ConnectionIndicator(Static):
     }
     """
 
-    link: reactive[LinkState] = reactive("connecting")
+    link: reactive[LinkState] = reactive("connecting", layout=True)
     """The feed's link state, set by the app."""
-    feed_name: reactive[str] = reactive("")
+    feed_name: reactive[str] = reactive("", layout=True)
     """The feed's description (`kafka host:9092`, `replay ×10`)."""
-    link_error: reactive[str | None] = reactive(None)
+    link_error: reactive[str | None] = reactive(None, layout=True)
     """Why the feed is not live (`no broker at host:9092 — retrying`), shown instead of the
     link word while set."""
 

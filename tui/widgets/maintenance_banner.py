@@ -30,7 +30,7 @@ class MaintenanceBanner(Static):
     }
     """
 
-    windows: reactive[tuple[tuple[str, Mapping[str, Any]], ...]] = reactive(())
+    windows: reactive[tuple[tuple[str, Mapping[str, Any]], ...]] = reactive((), layout=True)
     """(state, window record) of each window in force ("active") or to come ("scheduled")."""
     now_ms: reactive[int] = reactive(0)
     """The clock the remaining times are counted from."""
