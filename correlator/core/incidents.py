@@ -233,9 +233,6 @@ class IncidentTracker:
             topology, bound=self.settings.combination_bound, seed=self.settings.seed
         )
         self._alone = {}
-        self._scratch = Evaluator(
-            topology, bound=self.settings.combination_bound, seed=self.settings.seed
-        )
         self._service_entries: dict[
             int, tuple[ServiceFigure, tuple[float, float, int, int], ServiceEntry]
         ] = {}
