@@ -51,6 +51,8 @@ from correlator.core.figures import (
 from correlator.core.topology import Entry, Topology
 
 _EPOCHS = itertools.count()
+_SERIALS = itertools.count(1)
+"""Evaluation serials, unique across evaluators (0 means none)."""
 """Reach epochs, unique across evaluators (see `Evaluator.reach_dropped`)."""
 
 PREREGISTER_LIMIT = 512
@@ -137,12 +139,13 @@ class Evaluator:
     ) -> Evaluation:
         """Evaluate `problems` (component id -> own state); unknown ids are ignored."""
         nodes = self.topology.nodes
-        wanted = {c: s for c, s in problems.items() if c in nodes}
-        changed = [
-            c
-            for c in (*wanted, *(c for c in self.problems if c not in wanted))
-            if wanted.get(c) != self.problems.get(c)
-        ]
+        if problems.keys() <= nodes.keys():  # set operations on the views run in C
+            wanted = dict(problems)
+        else:
+            wanted = {c: s for c, s in problems.items() if c in nodes}
+        differ = {c for c, _ in wanted.items() ^ self.problems.items()}
+        order = self.topology.order
+        changed = sorted(differ, key=order.__getitem__)
         if (
             not changed
             and (self._reach_valid or not reach)
@@ -164,7 +167,7 @@ class Evaluator:
             is_service = self.g.is_service
             dirty_services = {n for n in self._scope if is_service[n]} | set(self._svc_scope)
         everything = keys_grew or hits_changed
-        self._service_figures(dirty_services)
+        services_changed = self._service_figures(dirty_services)
         self._segment_figures(dirty_services, everything)
 
         if root_causes:
@@ -179,6 +182,7 @@ class Evaluator:
         if not self.problems:
             self._last = EMPTY
             return EMPTY
+        previous = self._last
         self._last = Evaluation(
             problems=self.problems,  # replaced, never changed in place, by each evaluation
             services=dict(self._services),
@@ -187,6 +191,9 @@ class Evaluator:
             down_reach=_Reach(self, True) if reach else {},
             degraded_reach=_Reach(self, False) if reach else {},
             root_causes=frozenset(self._roots) if root_causes else frozenset(),
+            serial=next(_SERIALS),
+            previous_serial=previous.serial if previous.serial else -1,
+            services_changed=frozenset(services_changed),
         )
         return self._last
 

@@ -80,6 +80,13 @@ class Evaluation:
     down_reach: Mapping[str, frozenset[str]] = field(default_factory=dict)
     degraded_reach: Mapping[str, frozenset[str]] = field(default_factory=dict)
     root_causes: frozenset[str] = frozenset()
+    serial: int = field(default=0, compare=False)
+    """Unique per evaluation (0: not from an evaluator)."""
+    previous_serial: int = field(default=-1, compare=False)
+    """The evaluation `services_changed` is relative to (the evaluator's previous one)."""
+    services_changed: frozenset[str] = field(default=frozenset(), compare=False)
+    """Services whose figure differs from evaluation `previous_serial`'s (appeared, changed or
+    gone): lets a consumer of consecutive evaluations skip comparing every service."""
 
     @cached_property
     def customers_affected(self) -> int:

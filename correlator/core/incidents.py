@@ -51,6 +51,9 @@ class IncidentTracker:
         self.stale_sources: tuple[str, ...] = ()
         self._service_records: dict[str, ServiceImpact] = {}
         self._service_inputs: tuple[Evaluation, dict[str, tuple[str, ...]]] | None = None
+        self._incidents_by_service: (
+            tuple[tuple[tuple[str, tuple[str, ...]], ...], dict[str, tuple[str, ...]]] | None
+        ) = None
         self._summary: ImpactSummary | None = None
         self._alone: dict[tuple[str, ProblemState], tuple[int, int]] = {}
         self.problems: dict[str, ProblemState] = {}
@@ -243,6 +246,7 @@ class IncidentTracker:
             for sid in segment.uses:
                 self._users.setdefault(sid, []).append(segment.customers)
         self._service_inputs = None
+        self._incidents_by_service = None
         self.global_eval = EMPTY  # evaluations of another topology are not reused
         self._sync_problems()
         for inc in self.incidents.values():

@@ -38,10 +38,11 @@ def severity_of(topology: Topology, ev: Evaluation, sev1_fraction: Fraction) -> 
 
 def segment_impacts(topology: Topology, ev: Evaluation) -> tuple[SegmentImpact, ...]:
     out = []
-    for segment in topology.segments:
-        figure = ev.segments.get(segment.id)
-        if figure is None or (figure.affected == 0 and figure.degraded == 0):
+    segments = topology.segment_by_id
+    for figure in ev.segments.values():  # the segments touched, not every segment
+        if figure.affected == 0 and figure.degraded == 0:
             continue
+        segment = segments[figure.id]
         out.append(
             SegmentImpact(
                 segment.id, segment.name, segment.customers, figure.affected, figure.degraded

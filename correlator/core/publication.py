@@ -221,22 +221,21 @@ def publish_services(t: IncidentTracker, now: Millis, result: StepResult) -> Non
     """Records of the business services whose figures or incidents changed."""
     topo = t.topology
     g = t.global_eval
-    incidents_of: dict[str, list[str]] = {}
-    for inc in grouping.active(t):
-        for sid in inc.services_sorted:
-            incidents_of.setdefault(sid, []).append(inc.id)
-    current = {sid: tuple(ids) for sid, ids in incidents_of.items()}
+    current = incidents_by_service(t)
     before = t._service_inputs
-    if before is not None and before[0] is g and before[1] == current:
+    if before is not None and before[0] is g and before[1] is current:
         return  # same figures, same incidents: every record would be unchanged
     t._service_inputs = (g, current)
     if before is None:
         candidates: list[str] = [node.id for node in topo.business_services]
     else:
         was, was_incidents = before[0].services, before[1]
-        changed = {sid for sid, f in g.services.items() if was.get(sid) is not f}
-        changed.update(sid for sid in was if sid not in g.services)
-        if was_incidents != current:
+        if g.serial and g.previous_serial == before[0].serial:
+            changed = set(g.services_changed)  # the evaluator knows: no pass over every service
+        else:
+            changed = {sid for sid, f in g.services.items() if was.get(sid) is not f}
+            changed.update(sid for sid in was if sid not in g.services)
+        if was_incidents is not current:
             changed.update(
                 sid
                 for sid in {*was_incidents, *current}
@@ -273,6 +272,27 @@ def publish_services(t: IncidentTracker, now: Millis, result: StepResult) -> Non
             continue
         t._service_records[sid] = record
         result.services.append(record)
+
+
+def incidents_by_service(t: IncidentTracker) -> dict[str, tuple[str, ...]]:
+    """Business service id → ids of the active incidents on it; the same object while no
+    active incident's services changed (rebuilt only then, not every step)."""
+    active = grouping.active(t)
+    key = tuple((inc.id, inc.services_sorted) for inc in active)
+    known = t._incidents_by_service
+    if (
+        known is not None
+        and len(known[0]) == len(key)
+        and all(a[0] == b[0] and a[1] is b[1] for a, b in zip(known[0], key, strict=True))
+    ):
+        return known[1]
+    incidents_of: dict[str, list[str]] = {}
+    for inc in active:
+        for sid in inc.services_sorted:
+            incidents_of.setdefault(sid, []).append(inc.id)
+    current = {sid: tuple(ids) for sid, ids in incidents_of.items()}
+    t._incidents_by_service = (key, current)
+    return current
 
 
 def publish_summary(t: IncidentTracker, now: Millis, result: StepResult) -> None:

@@ -122,6 +122,14 @@ class Topology:
         return (n for n in self.nodes.values() if n.role == "business_service")
 
     @property
+    def segment_by_id(self) -> Mapping[str, Segment]:
+        """Segment id -> segment (built on first use)."""
+        index = self._index.get("segment_by_id")
+        if index is None:
+            index = self._index["segment_by_id"] = {s.id: s for s in self.segments}
+        return index  # type: ignore[return-value]
+
+    @property
     def customers_total(self) -> int:
         return sum(s.customers for s in self.segments)
 
