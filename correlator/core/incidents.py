@@ -17,6 +17,7 @@ from correlator.core.figures import (
     EMPTY,
     Evaluation,
     ProblemState,
+    SegmentFigure,
     ServiceFigure,
 )
 from correlator.core.health import ComponentHealth
@@ -241,6 +242,9 @@ class IncidentTracker:
         ] = {}
         self._component_entries: dict[str, tuple[ComponentHealth, bool, ComponentEntry]] = {}
         self._segments_for = (EMPTY, ())
+        self._segment_entries: dict[
+            str, tuple[SegmentFigure, tuple[tuple[int, int, str], SegmentImpact] | None]
+        ] = {}
         self._users: dict[str, list[int]] = {}
         for segment in topology.segments:
             for sid in segment.uses:

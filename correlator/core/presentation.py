@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from fractions import Fraction
 
-from correlator.core.figures import Evaluation
+from correlator.core.figures import Evaluation, SegmentFigure
 from correlator.core.snapshot import (
     ComponentEntry,
     IncidentSeverity,
@@ -36,20 +36,19 @@ def severity_of(topology: Topology, ev: Evaluation, sev1_fraction: Fraction) -> 
     return "SEV4"
 
 
-def segment_impacts(topology: Topology, ev: Evaluation) -> tuple[SegmentImpact, ...]:
-    out = []
-    segments = topology.segment_by_id
-    for figure in ev.segments.values():  # the segments touched, not every segment
-        if figure.affected == 0 and figure.degraded == 0:
-            continue
-        segment = segments[figure.id]
-        out.append(
-            SegmentImpact(
-                segment.id, segment.name, segment.customers, figure.affected, figure.degraded
-            )
-        )
-    out.sort(key=lambda s: (-s.affected, -s.degraded, s.id))
-    return tuple(out)
+def segment_impact(topology: Topology, figure: SegmentFigure) -> SegmentImpact | None:
+    """A segment's published figures; None when nobody in it is affected or degraded."""
+    if figure.affected == 0 and figure.degraded == 0:
+        return None
+    segment = topology.segment_by_id[figure.id]
+    return SegmentImpact(
+        segment.id, segment.name, segment.customers, figure.affected, figure.degraded
+    )
+
+
+def segment_order(impact: SegmentImpact) -> tuple[int, int, str]:
+    """Most affected first, then most degraded, then by id."""
+    return (-impact.affected, -impact.degraded, impact.id)
 
 
 def overlapping_groups(problems: list[str], reach: Mapping[str, frozenset[str]]) -> list[list[str]]:

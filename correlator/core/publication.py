@@ -15,7 +15,12 @@ from correlator.core.evaluator import Evaluator
 from correlator.core.figures import EMPTY, Evaluation, ProblemState, ServiceFigure, round_half_up
 from correlator.core.health import ComponentHealth
 from correlator.core.incident import Incident, StepResult
-from correlator.core.presentation import incident_title, segment_impacts, severity_of
+from correlator.core.presentation import (
+    incident_title,
+    segment_impact,
+    segment_order,
+    severity_of,
+)
 from correlator.core.snapshot import (
     ComponentEntry,
     EventType,
@@ -167,8 +172,22 @@ def service_entry(
 
 def segment_figures(t: IncidentTracker, ev: Evaluation) -> tuple[SegmentImpact, ...]:
     """Segment figures as published, computed once per evaluation."""
-    if t._segments_for[0] is not ev:
-        t._segments_for = (ev, segment_impacts(t.topology, ev))
+    if t._segments_for[0] is ev:
+        return t._segments_for[1]
+    known = t._segment_entries
+    entries = []
+    for figure in ev.segments.values():  # the segments touched, not every segment
+        cached = known.get(figure.id)
+        if cached is None or cached[0] is not figure:  # figures are replaced, never changed
+            impact = segment_impact(t.topology, figure)
+            cached = known[figure.id] = (
+                figure,
+                None if impact is None else (segment_order(impact), impact),
+            )
+        if cached[1] is not None:
+            entries.append(cached[1])
+    entries.sort()  # keys are unique (they end with the id): impacts are never compared
+    t._segments_for = (ev, tuple(impact for _, impact in entries))
     return t._segments_for[1]
 
 
