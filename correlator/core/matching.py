@@ -231,13 +231,37 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values if v))
 
 
+class _LazyGlob:
+    """A glob's regex test, compiled on its first use: a 50,000-component topology has
+    thousands of glob selectors and compiling them all up front cost seconds at load, most of
+    them never tested."""
+
+    __slots__ = ("_match", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._match: Callable[[str], object] | None = None
+
+    def __call__(self, value: str) -> object:
+        match = self._match
+        if match is None:
+            match = self._match = re.compile(fnmatch.translate(self.pattern)).match
+        return match(value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _LazyGlob) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+
 def compile_selector(pairs: tuple[tuple[str, str], ...], component: str = "") -> Selector:
     """`pairs` compiled once: literal values compared, globs (shell-style) as regexes."""
     tests: list[tuple[str, str | None, Callable[[str], object] | None]] = []
     for label, pattern in pairs:
         if _GLOB_CHARS.search(pattern):
             # Exactly fnmatch.fnmatchcase's semantics, compiled once rather than per call.
-            tests.append((label, None, re.compile(fnmatch.translate(pattern)).match))
+            tests.append((label, None, _LazyGlob(pattern)))
         else:
             tests.append((label, pattern, None))
     rule = "match {" + ", ".join(f"{label}={pattern}" for label, pattern in pairs) + "}"
