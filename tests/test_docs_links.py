@@ -12,16 +12,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted(
-    [ROOT / "README.md", ROOT / "ARCHITECTURE.md", ROOT / "CHANGELOG.md"]
-    + list((ROOT / "docs").rglob("*.md"))
+    [
+        ROOT / "README.md",
+        ROOT / "ARCHITECTURE.md",
+        ROOT / "CHANGELOG.md",
+        *ROOT.glob("docs/**/*.md"),
+    ]
 )
 README_MAX_LINES = 200
 
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
 CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
 # [text](target) or ![alt](target), with an optional "title"; the text may hold one level of
-# brackets (`[`x`](y)` after code spans are blanked, `[a [b] c](d)`).
-INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)")
+# brackets (`[a [b] c](d)`).
+INLINE_LINK = re.compile(
+    r"!?\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*<?([^)\s>]*)>?(?:\s+\"[^\"]*\")?\s*\)"
+)
 REFERENCE_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$")
 HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # http:, https:, mailto:, …
@@ -51,12 +57,7 @@ def slug(heading: str) -> str:
     spaces as `-`."""
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link's text only
     text = text.replace("`", "").lower()
-    kept = []
-    for ch in text:
-        if ch in "-_ " or ch.isalnum():
-            kept.append(ch)
-        elif unicodedata.category(ch).startswith(("L", "N", "M")):
-            kept.append(ch)
+    kept = [ch for ch in text if ch in "-_ " or unicodedata.category(ch)[0] in "LNM"]
     return "".join(kept).replace(" ", "-")
 
 
