@@ -99,6 +99,16 @@ async def test_broker_outage(own_broker: KafkaBroker, tmp_path: Path) -> None:
             sending = asyncio.create_task(send_for(OUTAGE_S + 3.0))
             stopped = time.monotonic()
             await asyncio.to_thread(broker.stop)
+            # While it is away, a probe sees it: 503, the broker unreachable, no lag figures.
+            status, health = await worker.health(session)
+            assert status == 503, health
+            assert {k: health[k] for k in ("status", "broker", "ingest_lag_seconds", "stages")} == {
+                "status": "degraded",
+                "broker": "unreachable",
+                "ingest_lag_seconds": None,
+                "stages": None,
+            }, health
+            assert health["consumer_lag"]["total"] is None and health["error"], health
             await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
             refused_during = sender.statuses["503"]
             await asyncio.to_thread(broker.start)  # same port and data dir

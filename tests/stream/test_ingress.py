@@ -4,12 +4,10 @@ limits, bad bodies and `/health`."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -20,7 +18,6 @@ from worker_harness import ACME_TOPOLOGY, make_config, records, running, wait_fo
 from correlator.adapters import FORMATS
 from correlator.broker import KafkaBroker
 from correlator.core.timefmt import format_time, parse_time
-from correlator.stream.ingress import Ingress
 from correlator.stream.topics import topics_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "adapters" / "fixtures"
@@ -212,30 +209,3 @@ async def test_token_is_required_when_configured(kafka_broker: KafkaBroker) -> N
     assert [r["payload"] for r in await records(config, topics_for(config).raw)] == [
         orjson.loads(fixture)
     ]
-
-
-async def test_health_is_degraded_when_the_broker_does_not_answer(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("correlator.stream.ingress.HEALTH_TIMEOUT", 0.1)
-
-    async def never() -> None:
-        await asyncio.sleep(3600)
-
-    config = make_config("127.0.0.1:1", ACME_TOPOLOGY)
-    ctx = SimpleNamespace(config=config, topics=topics_for(config))
-    ingest = SimpleNamespace(newest_read_ms=None)
-    ingress = Ingress(ctx, ingest)  # type: ignore[arg-type]
-    ingress._producer = SimpleNamespace(client=SimpleNamespace(fetch_all_metadata=never))
-    assert await ingress.health() == (
-        503,
-        {
-            "status": "degraded",
-            "broker": "unreachable",
-            "error": "TimeoutError",
-            "consumer_lag": {"topic": topics_for(config).raw, "partitions": {}, "total": None},
-            "ingest_lag_seconds": None,
-            "stages": None,
-            "ingress": ingress.admission.to_dict(),
-        },
-    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from conftest import until
+
 from correlator.core.timefmt import SECOND, format_time
 from correlator.records import SUMMARY_KEY, TOPIC_IMPACT_SUMMARY, TOPIC_INCIDENTS, Record
 from correlator.replay import replay_records
@@ -94,8 +96,7 @@ def test_no_tick_before_the_first_summary() -> None:
 async def test_the_war_room_shows_no_stale_banner_after_a_quiet_replay() -> None:
     app = WarRoomApp(ReplayFeed(postgres_outage(), speed=0), clock="event")
     async with app.run_test(size=(100, 30)) as pilot:
-        while app.link != "ended":
-            await pilot.pause(0.05)
+        await until(pilot, lambda: app.link == "ended")
         app.repaint(force=True)
         await pilot.pause()
         assert app.screen.query_one(StaleBanner).reasons == ()

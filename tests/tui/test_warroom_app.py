@@ -211,7 +211,7 @@ async def test_alert_text_is_shown_literally_never_as_markup(make_app: AppFactor
             for x in range(0, 60, 4):
                 await pilot.click(widget, offset=(x, 1))
                 await pilot.click(widget, offset=(x, 2))
-        await pilot.pause(0.1)
+        await pilot.pause()  # until idle: whatever a click set off has run
         assert app.is_running
         assert app.return_code is None
 
@@ -233,10 +233,7 @@ async def test_stale_banner_when_lag_passes_30_seconds(make_app: AppFactory) -> 
         assert banner.reasons == ()
         now[0] += 5 * MINUTE  # and then the pipeline goes quiet
         # the once-a-second repaint notices; on a loaded machine allow it a few seconds
-        for _ in range(50):
-            if banner.reasons:
-                break
-            await pilot.pause(0.2)
+        await until(pilot, lambda: bool(banner.reasons))
         assert banner.reasons == ("no impact summary for 5m",)
 
 

@@ -155,7 +155,11 @@ async def test_war_room_reconnects_after_the_broker_restarts(own_broker: KafkaBr
         await wait_for("back to the incidents", lambda: app.screen is screen, timeout=10)
         await pilot.press("s", "j", "k")
         await pilot.press("slash", "i", "n", "c", "enter", "escape")
-        await pilot.pause(0.5)
+        await wait_for(
+            "the filter typed and cleared",
+            lambda: app.state.filter_text == "" and isinstance(app.focused, IncidentTable),
+            timeout=10,
+        )
         assert app.is_running and app.screen is screen
         assert rows() == ["inc-r1"] and indicator.link == "disconnected"
 
