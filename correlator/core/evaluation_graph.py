@@ -56,6 +56,13 @@ class EvaluationGraph:
                 self.segments_of.setdefault(sid, []).append(i)
         self.is_service = {n: node.role == "business_service" for n, node in nodes.items()}
         self.entries = {n: node.entries for n, node in nodes.items()}
+        # The evaluator's inner loop: per node, the members of its `require` entries (their
+        # masks are OR-ed as they are) apart from the entries that need their kind's rule.
+        self.required: dict[str, tuple[str, ...]] = {}
+        self.other_entries: dict[str, tuple[Entry, ...]] = {}
+        for n, node in nodes.items():
+            self.required[n] = tuple(e.members[0] for e in node.entries if e.kind == "require")
+            self.other_entries[n] = tuple(e for e in node.entries if e.kind != "require")
         self.critical = {n: node.tier <= 2 for n, node in nodes.items()}
 
 

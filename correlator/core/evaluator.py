@@ -271,24 +271,45 @@ class Evaluator:
     # -- node values ----------------------------------------------------------------------------
 
     def _propagate(self, seeds: Iterable[int]) -> set[str]:
-        """Re-evaluate `seeds` (SCC ids) and, while values change, their dependents."""
+        """Re-evaluate `seeds` (SCC ids) and, while values change, their dependents.
+
+        The hottest loop of the core: the common case (an affected node outside any cycle) is
+        `_evaluate_scc`'s first branch inlined, with everything it touches bound locally."""
         g = self.g
-        heap = [(g.scc_rank[s], s) for s in set(seeds)]
+        scc_rank = g.scc_rank
+        heap = [(scc_rank[s], s) for s in set(seeds)]
         heapq.heapify(heap)
         queued = {s for _, s in heap}
         changed: set[str] = set()
         scc = self.topology.scc
         dependents = self.topology.dependents
+        count, cyclic, scc_members = self._count, g.cyclic, g.scc_members
+        scope, down, bad = self._scope, self._down, self._bad
+        node_value, evaluate_scc = self._node_value, self._evaluate_scc
+        heappop, heappush = heapq.heappop, heapq.heappush
+        no_dependents: tuple[str, ...] = ()
         while heap:
-            _, s = heapq.heappop(heap)
+            _, s = heappop(heap)
             queued.discard(s)
-            for n in self._evaluate_scc(s):
+            if s in count and not cyclic[s]:
+                n = scc_members[s][0]
+                old_down, old_bad = down.get(n, 0), bad.get(n, 0)
+                new_scope, new_down, new_bad = node_value(n)
+                if new_scope == scope.get(n) and new_down == old_down and new_bad == old_bad:
+                    continue
+                scope[n], down[n], bad[n] = new_scope, new_down, new_bad
+                if old_down & ~new_down or old_bad & ~new_bad:
+                    self._shrunk = True
+                moved: Sequence[str] = (n,)
+            else:
+                moved = evaluate_scc(s)
+            for n in moved:
                 changed.add(n)
-                for d in dependents.get(n, ()):
+                for d in dependents.get(n, no_dependents):
                     t = scc[d]
                     if t != s and t not in queued:
                         queued.add(t)
-                        heapq.heappush(heap, (g.scc_rank[t], t))
+                        heappush(heap, (scc_rank[t], t))
         return changed
 
     def _recompute_all(self) -> set[str]:
@@ -351,15 +372,14 @@ class Evaluator:
         scope = 0
         down = full if own == "down" else 0
         bad = full if own is not None else 0
-        for entry in self.g.entries[n]:
+        for m in self.g.required[n]:
+            scope |= scopes.get(m, 0)
+            down |= downs.get(m, 0)
+            bad |= bads.get(m, 0)
+        for entry in self.g.other_entries[n]:
             kind = entry.kind
             members = entry.members
-            if kind == "require":
-                m = members[0]
-                scope |= scopes.get(m, 0)
-                down |= downs.get(m, 0)
-                bad |= bads.get(m, 0)
-            elif kind == "split":
+            if kind == "split":
                 part_mask = self._part_mask
                 division = entry.division
                 hit = False
