@@ -11,6 +11,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from correlator.core import grouping
+from correlator.core.alone import alone_figures
 from correlator.core.evaluator import Evaluator
 from correlator.core.figures import EMPTY, Evaluation, ProblemState, ServiceFigure, round_half_up
 from correlator.core.health import ComponentHealth
@@ -67,6 +68,13 @@ def ordered_roots(t: IncidentTracker, ev: Evaluation) -> tuple[str, ...]:
     if len(alone) > 65536:
         alone.clear()
 
+    if len(ev.root_causes) < 2:
+        return tuple(ev.root_causes)
+    missing = {r: ev.problems[r] for r in ev.root_causes if (r, ev.problems[r]) not in alone}
+    if missing:  # all at once where that is exact (see core/alone.py)
+        for root, figures in alone_figures(t.topology, missing).items():
+            alone[(root, missing[root])] = figures
+
     def weight(root: str) -> tuple[int, int, int]:
         key = (root, ev.problems[root])
         figures = alone.get(key)
@@ -80,8 +88,6 @@ def ordered_roots(t: IncidentTracker, ev: Evaluation) -> tuple[str, ...]:
             figures = alone[key] = (own.customers_affected, own.customers_degraded)
         return (-figures[0], -figures[1], order[root])
 
-    if len(ev.root_causes) < 2:
-        return tuple(ev.root_causes)
     return tuple(sorted(ev.root_causes, key=weight))
 
 
