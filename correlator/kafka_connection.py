@@ -203,10 +203,12 @@ class KafkaConnection:
         itself, with the same settings, to name it.
         """
         from aiokafka.conn import create_conn
+        from aiokafka.protocol.metadata import MetadataRequest
 
         problems: list[KafkaProblem] = []
         for server in self.bootstrap.split(","):
             host, _, port = server.rpartition(":")
+            conn = None
             try:
                 conn = await asyncio.wait_for(
                     create_conn(
@@ -218,10 +220,15 @@ class KafkaConnection:
                     ),
                     timeout,
                 )
+                # A listener that expects another protocol accepts the TCP connection and only
+                # drops it at the first request: ask for metadata, as clients do first.
+                await asyncio.wait_for(conn.send(MetadataRequest([])), timeout)
             except Exception as exc:  # every failure is a diagnosis here, never raised
                 problems.append(self._problem(server, exc))
                 continue
-            conn.close()
+            finally:
+                if conn is not None:
+                    conn.close()
             return None
         return min(problems, key=lambda p: p.unreachable)  # a reachable server's reason first
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import inspect
 import logging
 import os
 import time
@@ -90,6 +91,9 @@ def _run(config: WorkerConfig, work: Awaitable[T]) -> T:
     except Exception as exc:
         reason = exc or type(exc).__name__
         raise BrokerError(f"cannot reach {config.kafka.describe()}: {reason}") from None
+    finally:
+        if inspect.iscoroutine(work):
+            work.close()  # never awaited when the topics could not be created; else a no-op
 
 
 def _selector(pairs: list[str]) -> tuple[tuple[str, str], ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import logging
 import math
 import os
 import sys
@@ -107,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if kafka is None:
         return _write(payloads, args.out)
     topic = f"{topic_prefix(args)}{TOPIC_ALERTS_RAW}"
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # errors are reported as one line
     sent = asyncio.run(produce(payloads, kafka, topic, start))
     print(f"sent {sent} payloads to {topic} on {kafka.describe()}", file=sys.stderr)
     return 0
