@@ -123,13 +123,17 @@ def add_kafka_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup)
         help=f"{', '.join(MECHANISMS)} (env CORRELATOR_SASL_MECHANISM)",
     )
     parser.add_argument(
-        "--sasl-username", default=None, metavar="NAME", help="(env CORRELATOR_SASL_USERNAME)"
+        "--sasl-username",
+        default=None,
+        metavar="NAME",
+        help="SASL user name (env CORRELATOR_SASL_USERNAME)",
     )
     parser.add_argument(
         "--sasl-password",
         default=None,
         metavar="PW",
-        help="(env CORRELATOR_SASL_PASSWORD; prefer the variable: flags show in process lists)",
+        help="SASL password (env CORRELATOR_SASL_PASSWORD; prefer the variable: flags show "
+        "in process lists)",
     )
     parser.add_argument(
         "--ssl-cafile",
