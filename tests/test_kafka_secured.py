@@ -6,7 +6,9 @@ in one line and exits 2."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,11 +51,18 @@ def refused(broker: KafkaBroker) -> str:
 
 
 @pytest.fixture
-def password(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+def password(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """The password in the environment; the commands run in this process, so the aiokafka log
+    level they set (errors are reported as one line) is put back afterwards."""
     for name in ("CORRELATOR_BROKER", "CORRELATOR_SECURITY_PROTOCOL", "CORRELATOR_SSL_CAFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CORRELATOR_SASL_PASSWORD", PASSWORD)
-    return monkeypatch
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    try:
+        yield monkeypatch
+    finally:
+        aiokafka_log.setLevel(level)
 
 
 def test_simulate_produces_over_sasl(
