@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from correlator.broker import KafkaBroker
+from correlator.kafka_connection import KafkaConnection
 from correlator.stream.app import create_app, prepare
 from correlator.stream.assignment import assigned, recovered
 from correlator.stream.config import WorkerConfig
@@ -171,7 +172,7 @@ async def _start(config: WorkerConfig, current: CurrentTopology) -> Any:
 
 async def throughput(bootstrap: str) -> tuple[float, float]:
     config = WorkerConfig(
-        broker=bootstrap,
+        kafka=KafkaConnection(bootstrap),
         topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
         partitions=2,
         fast_timeouts=True,
@@ -198,7 +199,7 @@ async def latency(bootstrap: str) -> list[float]:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     config = WorkerConfig(
-        broker=bootstrap,
+        kafka=KafkaConnection(bootstrap),
         topic_prefix=f"lat{uuid.uuid4().hex[:6]}.",
         partitions=2,
         fast_timeouts=True,

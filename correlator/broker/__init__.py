@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 from correlator.broker.kafka import KafkaBroker
 from correlator.broker.tansu import TansuBroker
 from correlator.broker.topics import TopicSpec, ensure_topics
+from correlator.kafka_connection import KafkaConnection
 
 __all__ = [
     "Broker",
@@ -34,6 +35,11 @@ class Broker(Protocol):
     @property
     def bootstrap(self) -> str:
         """`host:port` for Kafka clients."""
+        ...
+
+    @property
+    def connection(self) -> KafkaConnection:
+        """How Kafka clients reach it (PLAINTEXT: local brokers are, by construction)."""
         ...
 
     @property

@@ -10,15 +10,20 @@ from __future__ import annotations
 import base64
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from correlator.broker.process import LocalBroker, die_with_parent, free_port, log_tail, wait_ready
 from correlator.errors import BrokerError
+from correlator.kafka_connection import KafkaConnection
+
+_JAAS_SAFE = re.compile(r"[A-Za-z0-9_.-]+")
 
 KAFKA_VERSION = "4.1.1"
 #: The SLF4J 1.x binding for the log4j-core that kafka_2.13 already brings (both 2.24.3 in 4.1).
@@ -85,11 +90,11 @@ _SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}{sasl_listener}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}{sasl_advertised}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT{sasl_map}
 log.dirs={log_dirs}
 num.partitions=1
 default.replication.factor=1
@@ -111,6 +116,16 @@ log.cleaner.threads=1
 log.cleaner.dedupe.buffer.size=2097152
 log.cleaner.backoff.ms=1000
 auto.create.topics.enable=true
+"""
+
+# A SASL_PLAINTEXT listener with the PLAIN mechanism and fixed users, beside the PLAINTEXT one
+# (which the broker itself, readiness checks and most tests keep using). No authorizer: any
+# authenticated user may do anything; it is there to test clients' credentials, not ACLs.
+_SASL_PROPERTIES = """\
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=\
+org.apache.kafka.common.security.plain.PlainLoginModule required {users};
 """
 
 _JVM_OPTS = (
@@ -225,9 +240,28 @@ class KafkaBroker(LocalBroker):
         port: int | None = None,
         version: str = KAFKA_VERSION,
         start_timeout: float = 90.0,
+        sasl_users: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(data_dir, port=port, start_timeout=start_timeout)
         self.version = version
+        for name, password in (sasl_users or {}).items():
+            if not _JAAS_SAFE.fullmatch(name) or '"' in password or "\\" in password:
+                raise BrokerError(f"SASL user {name!r}: only [A-Za-z0-9_.-] names, no quotes")
+        self.sasl_users = dict(sasl_users or {})
+        """With users, a SASL_PLAINTEXT (PLAIN) listener on `sasl_port` accepts exactly these."""
+        self.sasl_port: int | None = None
+
+    def sasl_connection(self, username: str, password: str) -> KafkaConnection:
+        """How a client reaches the SASL_PLAINTEXT listener with these credentials."""
+        if self.sasl_port is None:
+            raise BrokerError(f"the {self.label} has no SASL listener (give it sasl_users)")
+        return KafkaConnection(
+            f"127.0.0.1:{self.sasl_port}",
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="PLAIN",
+            sasl_username=username,
+            sasl_password=password,
+        )
 
     def start(self) -> KafkaBroker:
         """Fetch the jars if needed, format storage, start the JVM and wait until it serves."""
@@ -257,10 +291,24 @@ class KafkaBroker(LocalBroker):
         logs.mkdir(exist_ok=True)
         kraft = data / "kraft"
         (data / "log4j2.xml").write_text(_LOG4J2_XML.format(log_file=logs / "server.log"))
-        (data / "server.properties").write_text(
-            _SERVER_PROPERTIES.format(port=port, controller_port=controller_port, log_dirs=kraft)
+        sasl_port = free_port() if self.sasl_users else None
+        sasl = {"sasl_listener": "", "sasl_advertised": "", "sasl_map": ""}
+        if sasl_port is not None:
+            listener = f",SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
+            sasl = {
+                "sasl_listener": listener,
+                "sasl_advertised": listener,
+                "sasl_map": ",SASL_PLAINTEXT:SASL_PLAINTEXT",
+            }
+        properties = _SERVER_PROPERTIES.format(
+            port=port, controller_port=controller_port, log_dirs=kraft, **sasl
         )
+        if sasl_port is not None:
+            users = " ".join(f'user_{n}="{p}"' for n, p in self.sasl_users.items())
+            properties += _SASL_PROPERTIES.format(users=users)
+        (data / "server.properties").write_text(properties)
         self.port = port
+        self.sasl_port = sasl_port
         classpath = f"{libs}/*"
         jvm = [
             java,

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import IO, Any, Self, TypeVar
 
 from correlator.errors import BrokerError
+from correlator.kafka_connection import KafkaConnection
 
 T = TypeVar("T")
 
@@ -55,10 +56,14 @@ def run_coroutine(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 async def metadata_ready(bootstrap: str, timeout: float = 5.0) -> bool:
-    """Whether the broker answers a metadata request and lists at least one live broker."""
-    from aiokafka.admin import AIOKafkaAdminClient
+    """Whether the broker answers a metadata request and lists at least one live broker.
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000))
+    Only for the local brokers started here, whose `bootstrap` listener is PLAINTEXT by
+    construction: every other client is built from a `KafkaConnection`.
+    """
+    from correlator.kafka_connection import KafkaConnection
+
+    admin = KafkaConnection(bootstrap).admin(request_timeout_ms=int(timeout * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
@@ -190,6 +195,11 @@ class LocalBroker:
         if self.port is None:
             raise BrokerError(f"the {self.label} is not started")
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def connection(self) -> KafkaConnection:
+        """How to reach it: its PLAINTEXT listener (local brokers are PLAINTEXT by construction)."""
+        return KafkaConnection(self.bootstrap)
 
     @property
     def log_file(self) -> Path | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from correlator.errors import BrokerError
+from correlator.kafka_connection import KafkaConnection, failure_reason
 
 _TOPIC_ALREADY_EXISTS = 36
 
@@ -36,28 +37,18 @@ class TopicSpec:
 
 
 async def ensure_topics(
-    bootstrap: str,
-    specs: Iterable[TopicSpec],
-    timeout: float = 30.0,
-    *,
-    security: Mapping[str, Any] | None = None,
+    kafka: KafkaConnection, specs: Iterable[TopicSpec], timeout: float = 30.0
 ) -> None:
     """Create the topics that do not exist yet and wait until every one has its leaders.
 
     Existing topics are left as they are (their partition count and configs are not changed).
-    `security`: aiokafka client keyword arguments for a secured cluster (`security_protocol`,
-    `ssl_context`, `sasl_mechanism`, `sasl_plain_username`, `sasl_plain_password`).
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
 
     wanted = {spec.name: spec for spec in specs}
     if not wanted:
         return
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap,
-        request_timeout_ms=int(timeout * 1000),
-        **dict(security or {}),
-    )
+    admin = kafka.admin(request_timeout_ms=int(timeout * 1000))
     try:
         await admin.start()
         existing = set(await admin.list_topics())
@@ -80,7 +71,8 @@ async def ensure_topics(
     except BrokerError:
         raise
     except Exception as exc:
-        raise BrokerError(f"cannot create topics on {bootstrap}: {exc!r}") from exc
+        reason = await failure_reason(kafka, exc)
+        raise BrokerError(f"cannot create topics on {kafka.describe()}: {reason}") from exc
     finally:
         await admin.close()
 

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from correlator.broker import ensure_topics, start_broker
 from correlator.errors import CorrelatorError, UsageError
+from correlator.kafka_connection import KafkaConnection
 from correlator.stream.config import WorkerConfig
 from correlator.stream.topics import topic_specs
 from correlator.topology_files import load_topology
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"broker ready at {broker.bootstrap}; logs and history in {workdir}", flush=True)
         # As the worker's `prepare` does, so the simulator never writes to a topic that is not
         # there yet (or gets it auto-created with the broker's defaults).
-        asyncio.run(ensure_topics(broker.bootstrap, topic_specs(WorkerConfig(broker.bootstrap))))
+        asyncio.run(ensure_topics(broker.connection, topic_specs(WorkerConfig(broker.connection))))
         web_port = _free_port()
         base = [sys.executable, "-m", "correlator"]
         children.append(
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
             f"(also on the war room's help screen: press ?)",
             flush=True,
         )
-        return _warroom(broker.bootstrap, args.user, args.duration, children, ingress_url)
+        return _warroom(broker.connection, args.user, args.duration, children, ingress_url)
     finally:
         for process, log in reversed(children):
             _stop(process)
@@ -175,10 +176,24 @@ def _free_port() -> int:
         return port
 
 
+CLUSTER_VARIABLES = (
+    "CORRELATOR_BROKER",
+    "CORRELATOR_PREFIX",
+    "CORRELATOR_SECURITY_PROTOCOL",
+    "CORRELATOR_SASL_MECHANISM",
+    "CORRELATOR_SASL_USERNAME",
+    "CORRELATOR_SASL_PASSWORD",
+    "CORRELATOR_SSL_CAFILE",
+)
+"""Settings for a real cluster: the demo's children use its own local (PLAINTEXT) broker and
+unprefixed topics, whatever the shell around it points at."""
+
+
 def _spawn(command: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
     log = log_path.open("ab")
+    env = {k: v for k, v in os.environ.items() if k not in CLUSTER_VARIABLES}
     process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
     )
     return process, log
 
@@ -194,7 +209,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _warroom(
-    bootstrap: str,
+    kafka: KafkaConnection,
     user: str,
     duration: float | None,
     children: list[tuple[subprocess.Popen[bytes], IO[bytes]]],
@@ -209,7 +224,7 @@ def _warroom(
     # The worker inherits this environment, so its ingress wants a token exactly when it is set.
     token_env = "CORRELATOR_INGEST_TOKEN" if os.environ.get("CORRELATOR_INGEST_TOKEN") else None
     ingress = IngressHint(ingress_url, token_env)
-    feed = KafkaFeed(bootstrap, "")
+    feed = KafkaFeed(kafka, "")
     app = WarRoomApp(feed, user=user, clock=wall_clock, ingress=ingress)
     acked: set[str] = set()
 

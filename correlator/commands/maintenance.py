@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import inspect
 import logging
 import os
 import time
@@ -15,7 +16,12 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from correlator.commands.incidents import table
-from correlator.commands.options import duration_arg
+from correlator.commands.options import (
+    add_cluster_options,
+    duration_arg,
+    kafka_connection,
+    topic_prefix,
+)
 from correlator.core.maintenance import MaintenanceWindow
 from correlator.core.timefmt import Millis, TimeFormatError, format_time, parse_time
 from correlator.errors import BrokerError, CorrelatorError, UsageError
@@ -25,8 +31,6 @@ T = TypeVar("T")
 
 
 def register(subparsers: Any) -> None:
-    from correlator.commands.worker import add_broker_options
-
     parser = subparsers.add_parser("maintenance", help="declare, list and end planned work")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     actions.required = True
@@ -47,22 +51,20 @@ def register(subparsers: Any) -> None:
     add.add_argument("--by", default=None, help="who (default: $USER)")
     add.add_argument("--start", default=None, help="RFC 3339 start time (default: now)")
     add.add_argument("--id", default=None, help="window id (default: generated)")
-    add_broker_options(add)
+    add_cluster_options(add)
     add.set_defaults(func=_add)
     listing = actions.add_parser("list", help="windows in force or scheduled")
     listing.add_argument("--all", action="store_true", help="also the windows that ended")
-    add_broker_options(listing)
+    add_cluster_options(listing)
     listing.set_defaults(func=_list)
     end = actions.add_parser("end", help="end a window now")
     end.add_argument("id", metavar="ID", help="window id")
-    add_broker_options(end)
+    add_cluster_options(end)
     end.set_defaults(func=_end)
 
 
 def _config(args: argparse.Namespace) -> WorkerConfig:
-    from correlator.commands.worker import security_from_env
-
-    return WorkerConfig(broker=args.broker, topic_prefix=args.prefix, security=security_from_env())
+    return WorkerConfig(kafka=kafka_connection(args), topic_prefix=topic_prefix(args))
 
 
 def _now() -> Millis:
@@ -78,7 +80,7 @@ def _run(config: WorkerConfig, work: Awaitable[T]) -> T:
 
         topic = topics_for(config).actions
         await ensure_topics(
-            config.bootstrap, [s for s in topic_specs(config) if s.name == topic], timeout=20
+            config.kafka, [s for s in topic_specs(config) if s.name == topic], timeout=20
         )
         return await asyncio.wait_for(work, 30)
 
@@ -87,7 +89,11 @@ def _run(config: WorkerConfig, work: Awaitable[T]) -> T:
     except CorrelatorError:
         raise
     except Exception as exc:
-        raise BrokerError(f"cannot reach {config.bootstrap}: {exc or type(exc).__name__}") from None
+        reason = exc or type(exc).__name__
+        raise BrokerError(f"cannot reach {config.kafka.describe()}: {reason}") from None
+    finally:
+        if inspect.iscoroutine(work):
+            work.close()  # never awaited when the topics could not be created; else a no-op
 
 
 def _selector(pairs: list[str]) -> tuple[tuple[str, str], ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import logging
 import math
 import os
 import sys
@@ -13,14 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from correlator.commands.options import positive_int
+from correlator.commands.options import (
+    add_cluster_options,
+    kafka_connection,
+    positive_int,
+    topic_prefix,
+)
 from correlator.core.timefmt import Millis, TimeFormatError, parse_time
 from correlator.errors import BrokerError, UsageError
+from correlator.kafka_connection import KafkaConnection, failure_reason
 from correlator.records import TOPIC_ALERTS_RAW
 from correlator.simulate import SCENARIOS, SimPayload, simulate
 from correlator.topology_files import load_topology
-
-DEFAULT_BROKER = "localhost:9092"
 
 
 def register(subparsers: Any) -> None:
@@ -34,11 +39,7 @@ def register(subparsers: Any) -> None:
         f"seed and start time. Scenarios: {scenarios}.",
     )
     parser.add_argument("--topology", "-t", help="topology file (env CORRELATOR_TOPOLOGY)")
-    parser.add_argument(
-        "--broker",
-        help=f"Kafka bootstrap servers (env CORRELATOR_BROKER, default {DEFAULT_BROKER})",
-    )
-    parser.add_argument("--prefix", help="topic name prefix (env CORRELATOR_PREFIX, default none)")
+    add_cluster_options(parser)
     parser.add_argument(
         "--rate",
         type=_positive_float,
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     path = args.topology or os.environ.get("CORRELATOR_TOPOLOGY")
     if not path:
         raise UsageError("simulate needs --topology FILE (or CORRELATOR_TOPOLOGY)")
+    kafka = None if args.out is not None else kafka_connection(args)  # bad settings: one line
     topology = load_topology(path)
     start: Millis
     if args.start:
@@ -103,12 +105,12 @@ def run(args: argparse.Namespace) -> int:
         simulate(topology, seed=args.seed, start=start, rate=args.rate, scenario=args.scenario),
         args,
     )
-    if args.out is not None:
+    if kafka is None:
         return _write(payloads, args.out)
-    broker = args.broker or os.environ.get("CORRELATOR_BROKER") or DEFAULT_BROKER
-    prefix = args.prefix if args.prefix is not None else os.environ.get("CORRELATOR_PREFIX", "")
-    sent = asyncio.run(produce(payloads, broker, f"{prefix}{TOPIC_ALERTS_RAW}", start))
-    print(f"sent {sent} payloads to {prefix}{TOPIC_ALERTS_RAW} on {broker}", file=sys.stderr)
+    topic = f"{topic_prefix(args)}{TOPIC_ALERTS_RAW}"
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # errors are reported as one line
+    sent = asyncio.run(produce(payloads, kafka, topic, start))
+    print(f"sent {sent} payloads to {topic} on {kafka.describe()}", file=sys.stderr)
     return 0
 
 
@@ -130,7 +132,7 @@ def _write(payloads: Iterator[SimPayload], out: Path) -> int:
 
 async def produce(
     payloads: Iterator[SimPayload],
-    bootstrap: str,
+    kafka: KafkaConnection,
     topic: str,
     start: Millis,
     *,
@@ -138,17 +140,15 @@ async def produce(
 ) -> int:
     """Send each payload to `topic` at its time (wall clock from `start`), keyed so one
     alert's deliveries stay in order on one partition; returns how many were sent."""
-    from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, client_id="correlator-simulate", linger_ms=5
-    )
+    producer = kafka.producer(client_id="correlator-simulate", linger_ms=5)
     try:
         await producer.start()
     except KafkaError as exc:
         await producer.stop()
-        raise BrokerError(f"cannot reach the broker at {bootstrap}: {exc}") from None
+        reason = await failure_reason(kafka, exc)
+        raise BrokerError(f"cannot reach the broker at {kafka.describe()}: {reason}") from None
     sent = 0
     loop = asyncio.get_running_loop()
     origin = loop.time()
@@ -162,7 +162,7 @@ async def produce(
             sent += 1
         await producer.flush()
     except KafkaError as exc:
-        raise BrokerError(f"producing to {topic} on {bootstrap} failed: {exc}") from None
+        raise BrokerError(f"producing to {topic} on {kafka.describe()} failed: {exc}") from None
     finally:
         await producer.stop()
     return sent

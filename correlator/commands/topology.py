@@ -24,9 +24,9 @@ def register(subparsers: Any) -> None:
         "publish", help="validate, then publish to the topology topic (workers hot-reload it)"
     )
     publish.add_argument("file")
-    from correlator.commands.worker import add_broker_options
+    from correlator.commands.options import add_cluster_options
 
-    add_broker_options(publish)
+    add_cluster_options(publish)
     publish.set_defaults(func=_publish)
     from correlator.commands.topology_import import register_import
 
@@ -92,24 +92,22 @@ def _publish(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from correlator.broker import ensure_topics
-    from correlator.commands.worker import security_from_env
+    from correlator.commands.options import kafka_connection, topic_prefix
     from correlator.errors import BrokerError, CorrelatorError
     from correlator.stream.config import WorkerConfig
     from correlator.stream.topics import topic_specs, topics_for
     from correlator.stream.topology import publish_topology
 
+    config = WorkerConfig(kafka=kafka_connection(args), topic_prefix=topic_prefix(args))
     topology = load_topology(args.file)
     for warning in topology.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     text = Path(args.file).read_text(encoding="utf-8")
-    config = WorkerConfig(
-        broker=args.broker, topic_prefix=args.prefix, security=security_from_env()
-    )
     topic = topics_for(config).topology
 
     async def publish() -> None:
         specs = [s for s in topic_specs(config) if s.name == topic]
-        await ensure_topics(config.bootstrap, specs, timeout=20)
+        await ensure_topics(config.kafka, specs, timeout=20)
         await asyncio.wait_for(publish_topology(config, topology, text, args.file), 20)
 
     import logging
@@ -121,7 +119,7 @@ def _publish(args: argparse.Namespace) -> int:
         raise
     except Exception as exc:
         raise BrokerError(
-            f"cannot publish to {config.bootstrap}: {exc or type(exc).__name__}"
+            f"cannot publish to {config.kafka.describe()}: {exc or type(exc).__name__}"
         ) from None
     print(f"{args.file}: published {topology.name} version {topology.version} to {topic}")
     return 0

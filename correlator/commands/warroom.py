@@ -9,40 +9,49 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from correlator.commands.options import add_engine_options, engine_settings
+from correlator.commands.options import (
+    add_engine_options,
+    add_kafka_options,
+    add_prefix_option,
+    engine_settings,
+    kafka_connection,
+    topic_prefix,
+)
 from correlator.errors import CorrelatorError, UsageError
 from correlator.records import Record
 
 if TYPE_CHECKING:
     from tui.feeds.base import IncidentFeed
 
-DEFAULT_BROKER = "localhost:9092"
+KAFKA_FLAGS = (
+    "broker",
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "ssl_cafile",
+)
+"""The live feed's flags (`add_kafka_options`): meaningless with --replay or --db."""
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "warroom",
         help="the live war room: incidents by customers affected",
-        description="The Textual war room. Live from Kafka by default; --replay plays an alert "
-        "file through the engine instead; --db follows the incident history database (read-only).",
+        description="The Textual war room. Live from Kafka by default (the same connection "
+        "flags and CORRELATOR_* variables as the worker); --replay plays an alert file through "
+        "the engine instead; --db follows the incident history database (read-only).",
     )
-    source = parser.add_argument_group("source (one of)")
-    source.add_argument(
-        "--broker",
-        default=None,
-        help=f"Kafka bootstrap servers (env CORRELATOR_BROKER, default {DEFAULT_BROKER})",
-    )
+    live = parser.add_argument_group("live from Kafka (the default source)")
+    add_kafka_options(live)
+    source = parser.add_argument_group("other sources (one of)")
     source.add_argument(
         "--replay", metavar="FILE", help="replay this alert file (needs --topology)"
     )
     source.add_argument(
         "--db", metavar="URL", help="follow the incident history database (read-only; no acks)"
     )
-    parser.add_argument(
-        "--prefix",
-        default=None,
-        help="topic name prefix, prepended verbatim (env CORRELATOR_PREFIX, default none)",
-    )
+    add_prefix_option(parser)
     parser.add_argument(
         "--as",
         dest="user",
@@ -94,8 +103,10 @@ def responder_name(flag: str | None) -> str:
 def build_feed(args: argparse.Namespace) -> IncidentFeed:
     """The feed the flags ask for; raises `CorrelatorError` for a bad combination."""
     chosen = [name for name in ("replay", "db") if getattr(args, name)]
-    if args.broker and chosen:
-        raise UsageError(f"--broker and --{chosen[0]} exclude each other")
+    live = [name for name in KAFKA_FLAGS if getattr(args, name) is not None]
+    if live and chosen:
+        flag = live[0].replace("_", "-")
+        raise UsageError(f"--{flag} and --{chosen[0]} exclude each other")
     if len(chosen) > 1:
         raise UsageError("--replay and --db exclude each other")
     if args.replay:
@@ -112,9 +123,7 @@ def build_feed(args: argparse.Namespace) -> IncidentFeed:
         return DbFeed(args.db)
     from tui.feeds.kafka import KafkaFeed
 
-    broker = args.broker or os.environ.get("CORRELATOR_BROKER") or DEFAULT_BROKER
-    prefix = args.prefix if args.prefix is not None else os.environ.get("CORRELATOR_PREFIX")
-    return KafkaFeed(broker, prefix or "")
+    return KafkaFeed(kafka_connection(args), topic_prefix(args))
 
 
 def _replay_pairs(args: argparse.Namespace) -> Iterable[tuple[int, Record]]:

@@ -9,14 +9,17 @@ import os
 from typing import Any
 
 from correlator.commands.options import (
+    add_cluster_options,
     add_engine_options,
     duration_arg,
     engine_settings,
+    kafka_connection,
     positive_int,
+    topic_prefix,
 )
 from correlator.errors import BrokerError, CorrelatorError, UsageError
 from correlator.log_noise import no_spinner_unless_terminal, quiet_retried_startup_errors
-from correlator.stream.config import KafkaSecurity, WorkerConfig
+from correlator.stream.config import WorkerConfig
 
 PREPARE_TIMEOUT = 30.0
 
@@ -36,32 +39,6 @@ def _port(text: str) -> int:
     return value
 
 
-def add_broker_options(parser: argparse.ArgumentParser) -> None:
-    """--broker and --prefix with their `CORRELATOR_*` defaults (shared with topology publish)."""
-    parser.add_argument(
-        "--broker",
-        default=_env("CORRELATOR_BROKER", "127.0.0.1:9092"),
-        help="Kafka bootstrap servers (env CORRELATOR_BROKER; default 127.0.0.1:9092)",
-    )
-    parser.add_argument(
-        "--prefix",
-        default=_env("CORRELATOR_PREFIX", ""),
-        help="topic name prefix (env CORRELATOR_PREFIX)",
-    )
-
-
-def security_from_env() -> KafkaSecurity:
-    """`CORRELATOR_SECURITY_PROTOCOL`, `CORRELATOR_SASL_MECHANISM|USERNAME|PASSWORD`,
-    `CORRELATOR_SSL_CAFILE`."""
-    return KafkaSecurity(
-        security_protocol=_env("CORRELATOR_SECURITY_PROTOCOL", "PLAINTEXT") or "PLAINTEXT",
-        sasl_mechanism=_env("CORRELATOR_SASL_MECHANISM"),
-        sasl_username=_env("CORRELATOR_SASL_USERNAME"),
-        sasl_password=_env("CORRELATOR_SASL_PASSWORD"),
-        ssl_cafile=_env("CORRELATOR_SSL_CAFILE"),
-    )
-
-
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "worker",
@@ -69,7 +46,7 @@ def register(subparsers: Any) -> None:
         description="Run the stream processor: ingest, alert state, health and impact stages "
         "over Kafka. Flags default to CORRELATOR_* environment variables.",
     )
-    add_broker_options(parser)
+    add_cluster_options(parser)
     parser.add_argument(
         "--topology",
         "-t",
@@ -224,11 +201,10 @@ def config_from_args(args: argparse.Namespace) -> WorkerConfig:
     if args.guarantee != "at_least_once":
         raise UsageError(f"--guarantee: not a guarantee: {args.guarantee!r} (at_least_once)")
     return WorkerConfig(
-        broker=args.broker,
-        topic_prefix=args.prefix,
+        kafka=kafka_connection(args),
+        topic_prefix=topic_prefix(args),
         topology_path=args.topology,
         db_url=args.db,
-        security=security_from_env(),
         partitions=args.partitions,
         tick_interval=args.tick_interval / 1000,
         engine=engine_settings(args),
@@ -251,9 +227,9 @@ async def _prepare(config: WorkerConfig) -> Any:
     except CorrelatorError:
         raise
     except TimeoutError:
-        raise BrokerError(f"broker {config.bootstrap} did not answer within 30 s") from None
+        raise BrokerError(f"broker {config.kafka.describe()} did not answer within 30 s") from None
     except Exception as exc:
-        raise BrokerError(f"cannot use broker {config.bootstrap}: {exc}") from None
+        raise BrokerError(f"cannot use broker {config.kafka.describe()}: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ import aiohttp
 import orjson
 
 from correlator.errors import BrokerError
+from correlator.kafka_connection import KafkaConnection, failure_reason
 from correlator.notify.messages import body
 from correlator.notify.policy import NotifyPolicy
 from correlator.notify.sender import DeliveryStats, RateLimiter, Webhook
@@ -39,32 +39,28 @@ class NotifyStats:
 
 
 async def run_notifier(
-    bootstrap: str,
+    kafka: KafkaConnection,
     prefix: str,
     settings: NotifySettings,
     *,
     group: str,
     stop_event: asyncio.Event,
     ready: asyncio.Event | None = None,
-    security: Mapping[str, Any] | None = None,
     poll_ms: int = 500,
     stats: NotifyStats | None = None,
 ) -> NotifyStats:
     """Post the incident events `settings` selects until `stop_event` is set. `ready` is set
     once the consumer has its partitions and has committed where it starts. Raises
     `BrokerError` when the broker cannot be reached at start."""
-    from aiokafka import AIOKafkaConsumer
     from aiokafka.errors import CommitFailedError, KafkaError
 
     topic = f"{prefix}{TOPIC_INCIDENT_EVENTS}"
-    consumer = AIOKafkaConsumer(
+    consumer = kafka.consumer(
         topic,
-        bootstrap_servers=bootstrap,
         group_id=group,
         client_id="correlator-notify",
         enable_auto_commit=False,
         auto_offset_reset="latest",
-        **dict(security or {}),
     )
     policy = NotifyPolicy(settings.severities)
     stats = stats if stats is not None else NotifyStats()
@@ -88,8 +84,9 @@ async def run_notifier(
             try:
                 await consumer.start()
             except KafkaError as exc:
+                reason = await failure_reason(kafka, exc)
                 raise BrokerError(
-                    f"notifier cannot reach the broker at {bootstrap}: {exc}"
+                    f"notifier cannot reach the broker at {kafka.describe()}: {reason}"
                 ) from None
             log.info("notify: %s → %d webhook(s), %s", topic, len(hooks), settings.format)
             while not stop_event.is_set():

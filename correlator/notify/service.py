@@ -10,6 +10,7 @@ from typing import Any
 
 from mode import Service
 
+from correlator.kafka_connection import KafkaConnection
 from correlator.notify.consumer import NotifyStats
 from correlator.notify.settings import NotifySettings
 
@@ -23,18 +24,16 @@ class NotifyService(Service):
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaConnection,
         prefix: str,
         group: str,
         settings: NotifySettings,
-        security: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.prefix = prefix
         self.group = group
         self.settings = settings
-        self.security = security
         self.stats = NotifyStats()
         """Counts kept across restarts of the notifier (read by `/metrics`)."""
         self._stop_notify = asyncio.Event()
@@ -59,12 +58,11 @@ class NotifyService(Service):
         while not self._stop_notify.is_set():
             try:
                 stats = await run_notifier(
-                    self.bootstrap,
+                    self.kafka,
                     self.prefix,
                     self.settings,
                     group=self.group,
                     stop_event=self._stop_notify,
-                    security=self.security,
                     stats=self.stats,
                 )
                 log.info("notifier stopped: %s", stats)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from sqlalchemy.engine import Engine
@@ -19,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from correlator.errors import BrokerError
+from correlator.kafka_connection import KafkaConnection, failure_reason
 from correlator.records import TOPIC_INCIDENT_EVENTS
 from correlator.store.history import InvalidEventError, display_url, open_store, record_event
 
@@ -101,43 +101,40 @@ async def _store_until_done(
 
 
 async def run_sink(
-    bootstrap: str,
+    kafka: KafkaConnection,
     prefix: str,
     url: str,
     *,
     group: str = "correlator-store",
     stop_event: asyncio.Event,
     poll_ms: int = 500,
-    security: Mapping[str, Any] | None = None,
 ) -> SinkCounts:
     """Consume `<prefix>incident.events` into the history database at `url` until
     `stop_event` is set; returns what was recorded.
 
     Raises `StoreError` when the database cannot be opened and `BrokerError` when the broker
     cannot be reached at start. Later database outages are waited out, never fatal.
-    `security`: aiokafka client keyword arguments for a secured cluster (`security_protocol`,
-    `ssl_context`, `sasl_mechanism`, `sasl_plain_username`, `sasl_plain_password`).
     """
-    from aiokafka import AIOKafkaConsumer
     from aiokafka.errors import CommitFailedError, KafkaError
 
     engine = await asyncio.to_thread(open_store, url)
     topic = f"{prefix}{TOPIC_INCIDENT_EVENTS}"
-    consumer = AIOKafkaConsumer(
+    consumer = kafka.consumer(
         topic,
-        bootstrap_servers=bootstrap,
         group_id=group,
         client_id="correlator-store",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        **dict(security or {}),
     )
     total = SinkCounts()
     try:
         try:
             await consumer.start()
         except KafkaError as exc:
-            raise BrokerError(f"store sink cannot reach the broker at {bootstrap}: {exc}") from None
+            reason = await failure_reason(kafka, exc)
+            raise BrokerError(
+                f"store sink cannot reach the broker at {kafka.describe()}: {reason}"
+            ) from None
         log.info("store: recording %s into %s", topic, display_url(url))
         while not stop_event.is_set():
             batches = await consumer.getmany(timeout_ms=poll_ms, max_records=500)

@@ -35,9 +35,7 @@ async def prepare(config: WorkerConfig) -> CurrentTopology:
     on the `topology` topic it is published there, so every worker converges on it. Without a
     file, the newest published version is used.
     """
-    await ensure_topics(
-        config.bootstrap, topic_specs(config), security=config.security.aiokafka_kwargs()
-    )
+    await ensure_topics(config.kafka, topic_specs(config))
     published = await topology.latest_published(config)
     if config.topology_path is not None:
         from pathlib import Path
@@ -66,7 +64,7 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
         start = load_topology(config.topology_path)
         current = CurrentTopology(start, Path(config.topology_path).read_text(encoding="utf-8"))
     settings: dict[str, Any] = {
-        "broker": f"kafka://{config.bootstrap}",
+        "broker": config.kafka.faust_broker(),
         "store": config.store,
         # At-least-once end to end (README, "Recovery and delivery"): every stage sends and
         # waits for the acks before its offsets are committed; consumers drop repeats by `seq`.
@@ -83,7 +81,7 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
         # (1 MiB by default, for `request.read()`) must never be the tighter one.
         "web_application_options": {"client_max_size": config.max_payload_bytes + 65536},
         "autodiscover": False,
-        "broker_credentials": config.security.faust_credentials(),
+        "broker_credentials": config.kafka.faust_credentials(),
     }
     # Faust's defaults (60 s session timeout) leave a killed worker's partitions unread for a
     # minute; 10 s with a heartbeat every second bounds the takeover (README "Recovery").
@@ -128,11 +126,7 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
         from correlator.notify.service import NotifyService
 
         notifier = NotifyService(
-            config.bootstrap,
-            config.topic_prefix,
-            f"{config.app_id}-notify",
-            config.notify,
-            config.security.aiokafka_kwargs(),
+            config.kafka, config.topic_prefix, f"{config.app_id}-notify", config.notify
         )
         ctx.metrics.watch_notify(notifier.stats)
         app.service(notifier)  # type: ignore[arg-type]
@@ -173,12 +167,11 @@ class HistorySink(Service):
         while not self._stop_sink.is_set():
             try:
                 counts = await run_sink(
-                    config.bootstrap,
+                    config.kafka,
                     config.topic_prefix,
                     config.db_url,
                     group=f"{config.app_id}-store",
                     stop_event=self._stop_sink,
-                    security=config.security.aiokafka_kwargs(),
                 )
                 log.info("store sink stopped: %s", counts)
                 return

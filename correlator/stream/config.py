@@ -2,69 +2,23 @@
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass, field
-from typing import Any
 
 from correlator.core.engine import EngineSettings
+from correlator.kafka_connection import KafkaConnection
 from correlator.notify.settings import NotifySettings
-
-
-@dataclass(frozen=True, slots=True)
-class KafkaSecurity:
-    """Kafka client security, passed through to Faust and to correlator's own aiokafka clients."""
-
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = None
-    ssl_cafile: str | None = None
-
-    def ssl_context(self) -> ssl.SSLContext | None:
-        if self.ssl_cafile is None and "SSL" not in self.security_protocol:
-            return None
-        return ssl.create_default_context(cafile=self.ssl_cafile)
-
-    def aiokafka_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `AIOKafkaConsumer`/`AIOKafkaProducer`/admin clients."""
-        kwargs: dict[str, Any] = {"security_protocol": self.security_protocol}
-        context = self.ssl_context()
-        if context is not None:
-            kwargs["ssl_context"] = context
-        if self.sasl_mechanism:
-            kwargs["sasl_mechanism"] = self.sasl_mechanism
-            kwargs["sasl_plain_username"] = self.sasl_username
-            kwargs["sasl_plain_password"] = self.sasl_password
-        return kwargs
-
-    def faust_credentials(self) -> Any:
-        """`broker_credentials` for `faust.App`, or None for PLAINTEXT."""
-        import faust
-
-        if self.sasl_mechanism:
-            return faust.SASLCredentials(
-                username=self.sasl_username,
-                password=self.sasl_password,
-                mechanism=self.sasl_mechanism,
-                ssl_context=self.ssl_context(),
-            )
-        context = self.ssl_context()
-        if context is not None:
-            return faust.SSLCredentials(context)
-        return None
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
     """Everything one worker needs. Times are seconds unless named `_ms`."""
 
-    broker: str = "127.0.0.1:9092"
-    """`host:port[,host:port…]` (a `kafka://` prefix is accepted)."""
+    kafka: KafkaConnection = field(default_factory=KafkaConnection)
+    """The cluster and how to reach it (bootstrap servers, security)."""
     topic_prefix: str = ""
     topology_path: str | None = None
     db_url: str | None = None
     """For the history sink; the stream stages themselves do not use it."""
-    security: KafkaSecurity = field(default_factory=KafkaSecurity)
     partitions: int = 4
     """Partitions of `alerts.raw` and the internal hops (ingest, alert state, health scale-out)."""
     replication_factor: int = 1
@@ -102,10 +56,6 @@ class WorkerConfig:
     """Short session and commit timeouts (tests, local demo)."""
     notify: NotifySettings | None = None
     """Post incident events to webhooks (`correlator.notify`), from the notifier's own consumer."""
-
-    @property
-    def bootstrap(self) -> str:
-        return self.broker.removeprefix("kafka://")
 
     @property
     def app_id(self) -> str:

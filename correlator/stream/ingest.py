@@ -21,7 +21,7 @@ from mode import Service
 from correlator.adapters import decode_payload
 from correlator.core.stages import Mark
 from correlator.stream.context import StageContext, log
-from correlator.stream.kafka_io import client_kwargs, gather_sends, new_producer
+from correlator.stream.kafka_io import gather_sends, new_producer
 from correlator.stream.metrics import WorkerMetrics
 from correlator.stream.topics import partition_for
 from correlator.wire import (
@@ -134,8 +134,6 @@ class IngestService(Service):
         return out
 
     async def on_start(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-
         config = self.ctx.config
         session = 6.0 if config.fast_timeouts else config.session_timeout
         fast: dict[str, Any] = {
@@ -144,9 +142,8 @@ class IngestService(Service):
         }
         if config.instance_id is not None:
             fast["group_instance_id"] = f"{config.instance_id}-ingest"
-        self._consumer = AIOKafkaConsumer(
+        self._consumer = config.kafka.consumer(
             self.ctx.topics.raw,
-            **client_kwargs(config),
             group_id=f"{config.app_id}-ingest",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

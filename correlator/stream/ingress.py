@@ -32,7 +32,7 @@ from correlator.adapters import FORMATS
 from correlator.core.timefmt import format_time
 from correlator.stream.context import StageContext, log
 from correlator.stream.ingest import IngestService
-from correlator.stream.kafka_io import client_kwargs, new_producer
+from correlator.stream.kafka_io import new_producer
 from correlator.stream.metrics import CONTENT_TYPE
 from correlator.stream.topics import raw_max_message_bytes
 
@@ -214,17 +214,14 @@ class StageLags:
         return out
 
     async def _clients(self) -> tuple[Any, Any]:
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        kwargs = client_kwargs(self.ctx.config)
+        kafka = self.ctx.config.kafka
         if self._admin is None:
-            admin = AIOKafkaAdminClient(**kwargs, request_timeout_ms=int(HEALTH_TIMEOUT * 1000))
+            admin = kafka.admin(request_timeout_ms=int(HEALTH_TIMEOUT * 1000))
             await admin.start()
             self._admin = admin
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(
-                **kwargs, enable_auto_commit=False, request_timeout_ms=int(HEALTH_TIMEOUT * 1000)
+            consumer = kafka.consumer(
+                enable_auto_commit=False, request_timeout_ms=int(HEALTH_TIMEOUT * 1000)
             )
             await consumer.start()
             self._consumer = consumer

@@ -15,24 +15,18 @@ topics: a 50,000-component topology is about 9 MB of YAML (its record is gzip-co
 which brings it to about a tenth)."""
 
 
-def client_kwargs(config: WorkerConfig) -> dict[str, Any]:
-    return {"bootstrap_servers": config.bootstrap, **config.security.aiokafka_kwargs()}
-
-
 def new_producer(config: WorkerConfig, **kwargs: Any) -> Any:
-    from aiokafka import AIOKafkaProducer
-
-    return AIOKafkaProducer(**client_kwargs(config), **kwargs)
+    """A producer on the worker's cluster (`config.kafka`), not started."""
+    return config.kafka.producer(**kwargs)
 
 
 async def read_to_end(
     config: WorkerConfig, topic: str, timeout: float = 30.0
 ) -> list[tuple[bytes | None, bytes | None]]:
     """Every record of `topic` (all partitions) from the beginning up to its current end."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(
-        **client_kwargs(config),
+    consumer = config.kafka.consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=TOPOLOGY_MAX_BYTES,  # big topologies, big snapshots
@@ -66,7 +60,7 @@ async def read_to_end(
     except BrokerError:
         raise
     except Exception as exc:
-        raise BrokerError(f"cannot read {topic} from {config.bootstrap}: {exc!r}") from exc
+        raise BrokerError(f"cannot read {topic} from {config.kafka.bootstrap}: {exc!r}") from exc
     finally:
         await consumer.stop()
     return out
@@ -90,9 +84,9 @@ async def gather_sends(futures: list[Any]) -> None:
 async def committed_offset(config: WorkerConfig, group: str, topic: str, partition: int) -> int:
     """The offset consumer group `group` resumes `topic`/`partition` from (0 when nothing is
     committed: the stages start from the earliest record). Asking joins no group."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(**client_kwargs(config), group_id=group, enable_auto_commit=False)
+    consumer = config.kafka.consumer(group_id=group, enable_auto_commit=False)
     try:
         await consumer.start()
         offset = await consumer.committed(TopicPartition(topic, partition))
@@ -108,12 +102,10 @@ async def read_until(
 ) -> tuple[int, list[tuple[bytes | None, int]]]:
     """The values and timestamps (ms) of one partition's records before offset `end`, and the
     earliest offset still kept (above 0 when retention has deleted the oldest records)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
     tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(
-        **client_kwargs(config), enable_auto_commit=False, auto_offset_reset="earliest"
-    )
+    consumer = config.kafka.consumer(enable_auto_commit=False, auto_offset_reset="earliest")
     out: list[tuple[bytes | None, int]] = []
     try:
         await consumer.start()
@@ -131,7 +123,7 @@ async def read_until(
     except BrokerError:
         raise
     except Exception as exc:
-        raise BrokerError(f"cannot read {topic} from {config.bootstrap}: {exc!r}") from exc
+        raise BrokerError(f"cannot read {topic} from {config.kafka.bootstrap}: {exc!r}") from exc
     finally:
         await consumer.stop()
     return earliest, out

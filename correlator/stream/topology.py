@@ -18,7 +18,6 @@ from correlator.stream.config import WorkerConfig
 from correlator.stream.context import StageContext, log
 from correlator.stream.kafka_io import (
     TOPOLOGY_MAX_BYTES,
-    client_kwargs,
     new_producer,
     read_to_end,
 )
@@ -80,11 +79,10 @@ class TopologyWatcher(Service):
         super().__init__(**kwargs)
 
     async def on_start(self) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import TopicPartition
 
         topic = self.ctx.topics.topology
-        self._consumer = AIOKafkaConsumer(
-            **client_kwargs(self.ctx.config),
+        self._consumer = self.ctx.config.kafka.consumer(
             enable_auto_commit=False,
             max_partition_fetch_bytes=TOPOLOGY_MAX_BYTES,
         )

@@ -23,6 +23,7 @@ import orjson
 
 from correlator.broker.process import free_port
 from correlator.core.timefmt import format_time
+from correlator.kafka_connection import KafkaConnection
 from correlator.stream.config import WorkerConfig
 from correlator.stream.kafka_io import read_to_end
 from correlator.stream.topics import topics_for
@@ -56,7 +57,7 @@ class WorkerProcess:
         self.log_path = workdir / "worker.log"
         self.args = args
         self.process: subprocess.Popen[bytes] | None = None
-        self.config = WorkerConfig(broker=bootstrap, topic_prefix=self.prefix)
+        self.config = WorkerConfig(kafka=KafkaConnection(bootstrap), topic_prefix=self.prefix)
         self.topics = topics_for(self.config)
         self.base = f"http://127.0.0.1:{self.port}"
 

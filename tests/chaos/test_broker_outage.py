@@ -23,6 +23,7 @@ from chaos_report import FULL, report
 from chaos_worker import Sender, WorkerProcess, duplicates, event_checks, wait_until
 
 from correlator.broker import KafkaBroker
+from correlator.kafka_connection import KafkaConnection
 from correlator.records import TOPIC_INCIDENTS
 from tui.feeds import KafkaFeed
 
@@ -72,7 +73,9 @@ async def test_broker_outage(own_broker: KafkaBroker, tmp_path: Path) -> None:
     worker = WorkerProcess(broker.bootstrap, tmp_path)
     worker.start()
     timeout = aiohttp.ClientTimeout(total=30)
-    view = WarRoomView(KafkaFeed(broker.bootstrap, worker.prefix))  # the war room's defaults
+    view = WarRoomView(
+        KafkaFeed(KafkaConnection(broker.bootstrap), worker.prefix)
+    )  # the war room's defaults
     tasks: list[asyncio.Task[None]] = []
     try:
         async with aiohttp.ClientSession(timeout=timeout) as session:

@@ -18,6 +18,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from correlator.broker import KafkaBroker, ensure_topics
+from correlator.kafka_connection import KafkaConnection
 from correlator.notify import NotifySettings
 from correlator.notify.consumer import NotifyStats, run_notifier
 from correlator.stream.config import WorkerConfig
@@ -102,12 +103,14 @@ async def _produce(bootstrap: str, topic: str, events: list[dict[str, Any]]) -> 
 async def notifier(
     bootstrap: str, settings: NotifySettings
 ) -> AsyncIterator[tuple[str, asyncio.Task[NotifyStats]]]:
-    config = WorkerConfig(broker=bootstrap, topic_prefix=f"n{uuid.uuid4().hex[:8]}.")
-    await ensure_topics(bootstrap, topic_specs(config))
+    config = WorkerConfig(
+        kafka=KafkaConnection(bootstrap), topic_prefix=f"n{uuid.uuid4().hex[:8]}."
+    )
+    await ensure_topics(KafkaConnection(bootstrap), topic_specs(config))
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(
         run_notifier(
-            bootstrap,
+            config.kafka,
             config.topic_prefix,
             settings,
             group=f"{config.topic_prefix}notify",
@@ -200,7 +203,7 @@ async def _notifier_assigned(config: WorkerConfig) -> None:
     start, so the events produced next come after it."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=config.kafka.bootstrap)
     await admin.start()
     group = f"{config.app_id}-notify"
     try:

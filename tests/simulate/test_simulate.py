@@ -183,11 +183,11 @@ def test_bad_flags_are_one_line_errors(tmp_path: Path) -> None:
 async def test_produces_to_kafka_and_the_records_come_back(kafka_broker: KafkaBroker) -> None:
     topology = _topology(ROOT / "topologies" / "saas.yaml")
     topic = f"t{uuid.uuid4().hex[:8]}.alerts.raw"
-    await ensure_topics(kafka_broker.bootstrap, [TopicSpec(topic, partitions=4)])
+    await ensure_topics(kafka_broker.connection, [TopicSpec(topic, partitions=4)])
     items = _take(topology, 200, rate=400.0)
 
     began = time.monotonic()
-    sent = await produce(iter(items), kafka_broker.bootstrap, topic, START)
+    sent = await produce(iter(items), kafka_broker.connection, topic, START)
     elapsed = time.monotonic() - began
 
     assert sent == 200

@@ -23,7 +23,7 @@ async def test_sink_stores_events_from_kafka_and_commits_offsets(
     prefix = f"t{uuid.uuid4().hex[:8]}."
     topic = f"{prefix}incident.events"
     group = f"store-{uuid.uuid4().hex[:8]}"
-    await ensure_topics(kafka_broker.bootstrap, [TopicSpec(topic, partitions=3)])
+    await ensure_topics(kafka_broker.connection, [TopicSpec(topic, partitions=3)])
     real = replayed("acme-shop-cart-shard-down.jsonl", "acme-shop.yaml")
     events = [*real, *lifecycle("inc-1")]
     producer = AIOKafkaProducer(bootstrap_servers=kafka_broker.bootstrap)
@@ -39,7 +39,7 @@ async def test_sink_stores_events_from_kafka_and_commits_offsets(
     async def run_until_stored(expected: int) -> tuple[int, int, int]:
         stop = asyncio.Event()
         task = asyncio.create_task(
-            run_sink(kafka_broker.bootstrap, prefix, db_url, group=group, stop_event=stop)
+            run_sink(kafka_broker.connection, prefix, db_url, group=group, stop_event=stop)
         )
         engine = open_store(db_url)
         deadline = time.monotonic() + 30

@@ -31,6 +31,7 @@ from worker_processes import HealthProbe, WorkerProcess, produce_paced
 
 from correlator.broker import KafkaBroker
 from correlator.core.timefmt import SECOND
+from correlator.kafka_connection import KafkaConnection
 from correlator.stream.app import prepare
 from correlator.stream.config import WorkerConfig
 from correlator.stream.topics import topics_for
@@ -89,7 +90,7 @@ async def scenario(
     prefix = f"crash{uuid.uuid4().hex[:6]}."
     db_url = f"sqlite:///{tmp_path / 'history.db'}"
     config = WorkerConfig(
-        broker=kafka_broker.bootstrap,
+        kafka=KafkaConnection(kafka_broker.bootstrap),
         topic_prefix=prefix,
         topology_path=str(ACME_TOPOLOGY),
         partitions=4,

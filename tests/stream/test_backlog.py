@@ -55,7 +55,9 @@ async def test_backlog_before_the_worker_starts_equals_replay(
     from correlator.stream.app import prepare
 
     await prepare(config)
-    await produce(config.bootstrap, topics_for(config).raw, lines)  # all of it, nobody reading
+    await produce(
+        config.kafka.bootstrap, topics_for(config).raw, lines
+    )  # all of it, nobody reading
     async with running(config):
         _, seen = await wait_for(
             lambda: agrees_with_replay(config, want, db_url), 45, "stream history == replay"
@@ -75,7 +77,7 @@ async def test_backlog_while_the_worker_is_down_equals_replay(
     async with running(config) as app:
         await produce_settled(app, config, redis)  # live: one alert at a time
         await wait_for(lambda: agrees_with_replay(config, first, db_url), 45, "first part")
-    await produce(config.bootstrap, raw, payment)  # the worker is down: a backlog builds up
+    await produce(config.kafka.bootstrap, raw, payment)  # the worker is down: a backlog builds up
     want = histories(replay_events(ACME_TOPOLOGY, lines, tmp_path))
     async with running(config):
         _, seen = await wait_for(

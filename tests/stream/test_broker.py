@@ -21,6 +21,7 @@ from correlator.broker import kafka as kafka_module
 from correlator.broker.process import log_tail
 from correlator.broker.tansu import TansuBroker, tansu_binary
 from correlator.errors import BrokerError
+from correlator.kafka_connection import KafkaConnection
 
 RECORDS = [(b"svc-a", b'{"status":"firing"}'), (b"svc-b", b"\x00\xff"), (None, b"")]
 
@@ -57,7 +58,7 @@ async def _round_trip(bootstrap: str, topic: str) -> list[tuple[bytes | None, by
 @pytest.mark.kafka
 async def test_records_round_trip_through_kafka(kafka_broker: KafkaBroker) -> None:
     topic = _topic()
-    await ensure_topics(kafka_broker.bootstrap, [TopicSpec(topic)])
+    await ensure_topics(kafka_broker.connection, [TopicSpec(topic)])
 
     assert await _round_trip(kafka_broker.bootstrap, topic) == RECORDS
 
@@ -69,8 +70,8 @@ async def test_ensure_topics_creates_compacted_topic_and_is_idempotent(
     name = _topic()
     spec = TopicSpec(name, partitions=3, compacted=True, config={"segment.ms": "60000"})
 
-    await ensure_topics(kafka_broker.bootstrap, [spec])
-    await ensure_topics(kafka_broker.bootstrap, [spec, TopicSpec(name + "-plain")])
+    await ensure_topics(kafka_broker.connection, [spec])
+    await ensure_topics(kafka_broker.connection, [spec, TopicSpec(name + "-plain")])
 
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
     await admin.start()
@@ -114,7 +115,7 @@ async def test_cli_broker_serves_and_stops_on_sigterm(
         assert f"(data: {tmp_path}, logs: {tmp_path / 'logs' / 'server.log'})" in line
 
         topic = _topic()
-        await ensure_topics(bootstrap, [TopicSpec(topic)])
+        await ensure_topics(KafkaConnection(bootstrap), [TopicSpec(topic)])
         assert await _round_trip(bootstrap, topic) == RECORDS
 
         process.send_signal(signal.SIGTERM)
@@ -147,7 +148,7 @@ async def test_tansu_round_trip() -> None:
     topic = _topic()
     with TansuBroker() as broker:
         # Tansu auto-creates topics with 4 partitions; created explicitly, the count is ours.
-        await ensure_topics(broker.bootstrap, [TopicSpec(topic, partitions=1)])
+        await ensure_topics(broker.connection, [TopicSpec(topic, partitions=1)])
         assert await _round_trip(broker.bootstrap, topic) == RECORDS
         data_dir = broker.data_dir
     assert data_dir is not None and not data_dir.exists()

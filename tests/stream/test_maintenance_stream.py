@@ -42,10 +42,10 @@ async def test_maintenance_window_from_the_cli_plans_an_incident_until_it_is_end
             ACME_TOPOLOGY,
             notify=NotifySettings(urls=(hook,), attempts=1, timeout=5.0),
         )
-        broker = ("--broker", config.bootstrap, "--prefix", config.topic_prefix)
+        broker = ("--broker", config.kafka.bootstrap, "--prefix", config.topic_prefix)
         topics = topics_for(config)
         async with running(config):
-            await notifier_started(f"{config.app_id}-notify", config.bootstrap)
+            await notifier_started(f"{config.app_id}-notify", config.kafka.bootstrap)
             added = cli(
                 "add", "--component", "cart-db-2", "--for", "2h", "--reason", "failover test",
                 "--by", "alice", "--id", "mw-test", *broker,
@@ -53,7 +53,7 @@ async def test_maintenance_window_from_the_cli_plans_an_incident_until_it_is_end
             assert added.returncode == 0, added.stderr
             assert added.stdout.startswith("mw-test: cart-db-2 from ")
             await produce(
-                config.bootstrap,
+                config.kafka.bootstrap,
                 topics.raw,
                 [alertmanager(format_time(int(time.time() * 1000)), CART_DB_DOWN)],
             )
@@ -103,13 +103,13 @@ async def _async(value: bool) -> bool:
 @pytest.mark.kafka
 async def test_a_restarted_impact_stage_keeps_the_windows(kafka_broker: KafkaBroker) -> None:
     config = make_config(kafka_broker.bootstrap, ACME_TOPOLOGY)
-    broker = ("--broker", config.bootstrap, "--prefix", config.topic_prefix)
+    broker = ("--broker", config.kafka.bootstrap, "--prefix", config.topic_prefix)
     topics = topics_for(config)
     added = cli("add", "--component", "cart-db-2", "--for", "2h", "--reason", "r", *broker)
     assert added.returncode == 0, added.stderr
     async with running(config):
         await produce(
-            config.bootstrap,
+            config.kafka.bootstrap,
             topics.raw,
             [alertmanager(format_time(int(time.time() * 1000)), CART_DB_DOWN)],
         )

@@ -119,7 +119,7 @@ async def test_metrics_scraped_from_a_worker_move_with_the_alerts(
         )
         topics = topics_for(config)
         async with running(config), aiohttp.ClientSession() as session:
-            await notifier_started(f"{config.app_id}-notify", config.bootstrap)
+            await notifier_started(f"{config.app_id}-notify", config.kafka.bootstrap)
 
             async def impact_ready() -> tuple[bool, Samples]:
                 _, now = await scrape(session, base)
@@ -135,7 +135,7 @@ async def test_metrics_scraped_from_a_worker_move_with_the_alerts(
                 async with session.post(f"{base}/ingest", data=body) as response:
                     assert response.status == 202
             # Not JSON at all: only a producer writing straight to Kafka can send this.
-            await produce(config.bootstrap, topics.raw, [b"\x00not json"])
+            await produce(config.kafka.bootstrap, topics.raw, [b"\x00not json"])
 
             async def moved() -> tuple[bool, Samples]:
                 _, now = await scrape(session, base)

@@ -141,7 +141,7 @@ async def read_raw(config: Any) -> dict[tuple[int, int], bytes]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     topic = topics_for(config).raw
-    consumer = AIOKafkaConsumer(bootstrap_servers=config.bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=config.kafka.bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(config.partitions)]
@@ -172,7 +172,7 @@ async def test_restart_continues_incidents_without_reopening(
     incident_id = first[0]["incident"]["id"]
 
     # Produced while no worker runs: must be processed by the next one.
-    await produce(config.bootstrap, topics_for(config).raw, ACME_LINES[3:5])
+    await produce(config.kafka.bootstrap, topics_for(config).raw, ACME_LINES[3:5])
     async with running(config) as app:
         await settle(app, 2)
         assert await open_incidents(config) == expected_incidents(
@@ -218,7 +218,7 @@ async def test_topology_publish_switches_version_and_rejects_invalid(
         assert customers == before["customers_affected"] + 5_000  # a quarter of 20,000 more
 
         await produce(
-            config.bootstrap,
+            config.kafka.bootstrap,
             topics_for(config).topology,
             [orjson.dumps({"schema": 1, "name": "acme-shop", "text": "name: [unclosed"})],
             key=b"acme-shop",

@@ -12,6 +12,7 @@ import pytest
 from worker_harness import ACME_TOPOLOGY, SCENARIOS, latest, produce, wait_for
 
 from correlator.broker import KafkaBroker
+from correlator.kafka_connection import KafkaConnection
 from correlator.stream.config import WorkerConfig
 from correlator.stream.topics import topics_for
 from correlator.topology_files import load_topology
@@ -61,7 +62,7 @@ async def test_worker_runs_publishes_and_stops_on_sigterm(kafka_broker: KafkaBro
     assert published.stdout == (
         f"{ACME_TOPOLOGY}: published acme-shop version {version} to {prefix}topology\n"
     )
-    config = WorkerConfig(broker=kafka_broker.bootstrap, topic_prefix=prefix)
+    config = WorkerConfig(kafka=KafkaConnection(kafka_broker.bootstrap), topic_prefix=prefix)
     # No --topology: the worker starts with the newest published version.
     process = subprocess.Popen(
         [
@@ -103,7 +104,7 @@ async def test_worker_runs_publishes_and_stops_on_sigterm(kafka_broker: KafkaBro
 async def _topic_exists(config: WorkerConfig) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=config.kafka.bootstrap)
     await admin.start()
     try:
         return topics_for(config).impact_input in set(await admin.list_topics())

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from correlator.kafka_connection import KafkaConnection
 from correlator.stream.app import create_app, prepare
 from correlator.stream.assignment import assigned, recovered
 from correlator.stream.config import WorkerConfig
@@ -29,7 +30,7 @@ ACME_TOPOLOGY = TOPOLOGIES / "acme-shop.yaml"
 def make_config(bootstrap: str, topology: Path | str | None, **overrides: Any) -> WorkerConfig:
     """Fast-test settings (KAFKA.md) and a unique topic prefix."""
     config = WorkerConfig(
-        broker=bootstrap,
+        kafka=KafkaConnection(bootstrap),
         topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
         topology_path=None if topology is None else str(topology),
         partitions=2,
@@ -148,7 +149,7 @@ async def produce_settled(
     total = base
     for value in values:
         before = ctx.counters.get("ingest.records", 0)
-        await produce(config.bootstrap, raw, [value])
+        await produce(config.kafka.bootstrap, raw, [value])
         await wait_for(
             lambda before=before: _grew(ctx, before), 30, "ingest did not read the payload", 0.02
         )

@@ -16,6 +16,7 @@ from warroom_records import NOW, at, snapshot, summary
 
 from correlator.broker.process import free_port
 from correlator.broker.topics import TopicSpec, ensure_topics
+from correlator.kafka_connection import KafkaConnection
 from correlator.records import (
     TOPIC_ALERTS_UNMAPPED,
     TOPIC_IMPACT_SUMMARY,
@@ -53,7 +54,7 @@ async def test_records_on_the_topics_become_rows_and_update(kafka_broker: object
     prefix = f"wr-{uuid.uuid4().hex[:8]}."
     compacted = {TOPIC_INCIDENTS, TOPIC_SERVICE_IMPACT, TOPIC_IMPACT_SUMMARY}
     await ensure_topics(
-        bootstrap,
+        KafkaConnection(bootstrap),
         [
             TopicSpec(prefix + t, compacted=t in compacted)
             for t in (
@@ -77,7 +78,7 @@ async def test_records_on_the_topics_become_rows_and_update(kafka_broker: object
         # Already on the compacted topics before the war room starts: read from the beginning.
         await produce(Record(TOPIC_INCIDENTS, "inc-k1", snapshot("inc-k1", 1, customers=100)))
         await produce(summary(100))
-        feed = KafkaFeed(bootstrap, prefix, backoff_initial=0.2)
+        feed = KafkaFeed(KafkaConnection(bootstrap), prefix, backoff_initial=0.2)
         app = WarRoomApp(feed, user="sam", clock=lambda: NOW, highlight_seconds=0)
         async with app.run_test(size=(100, 30)) as pilot:
             table = app.screen.query_one(IncidentTable)
@@ -145,7 +146,9 @@ async def test_records_on_the_topics_become_rows_and_update(kafka_broker: object
 
 async def test_no_broker_says_so_in_the_header_and_keeps_retrying() -> None:
     port = free_port()  # nothing listens there
-    feed = KafkaFeed(f"127.0.0.1:{port}", "", backoff_initial=0.1, request_timeout_s=1)
+    feed = KafkaFeed(
+        KafkaConnection(f"127.0.0.1:{port}"), "", backoff_initial=0.1, request_timeout_s=1
+    )
     app = WarRoomApp(feed, user="sam", clock=lambda: NOW, highlight_seconds=0)
     async with app.run_test(size=(100, 30)) as pilot:
         indicator = app.screen.query_one(ConnectionIndicator)
@@ -165,7 +168,7 @@ async def test_a_war_room_joining_late_reads_the_recent_incident_events(
     bootstrap: str = kafka_broker.bootstrap  # type: ignore[attr-defined]
     prefix = f"wr-{uuid.uuid4().hex[:8]}."
     await ensure_topics(
-        bootstrap,
+        KafkaConnection(bootstrap),
         [
             TopicSpec(prefix + TOPIC_INCIDENTS, compacted=True),
             TopicSpec(prefix + TOPIC_INCIDENT_EVENTS),
@@ -188,7 +191,7 @@ async def test_a_war_room_joining_late_reads_the_recent_incident_events(
         await produce("opened", snapshot("inc-old", 1), age_s=7 * 3600)
         await produce("opened", snapshot("inc-t1", 1, severity="SEV3", customers=10))
         await produce("updated", snapshot("inc-t1", 2, severity="SEV2", customers=90))
-        feed = KafkaFeed(bootstrap, prefix, backoff_initial=0.2)
+        feed = KafkaFeed(KafkaConnection(bootstrap), prefix, backoff_initial=0.2)
         app = WarRoomApp(feed, user="sam", clock=lambda: NOW, highlight_seconds=0)
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_until(

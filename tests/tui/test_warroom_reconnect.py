@@ -22,6 +22,7 @@ from warroom_records import NOW, at, snapshot, summary, unmapped
 from correlator.broker import KafkaBroker, TopicSpec, ensure_topics
 from correlator.broker.process import free_port
 from correlator.errors import BrokerError
+from correlator.kafka_connection import KafkaConnection
 from correlator.records import (
     TOPIC_ALERTS_UNMAPPED,
     TOPIC_IMPACT_SUMMARY,
@@ -94,11 +95,18 @@ async def test_war_room_reconnects_after_the_broker_restarts(own_broker: KafkaBr
     bootstrap = broker.bootstrap
     port, data_dir = broker.port, broker.data_dir
     await ensure_topics(
-        bootstrap, [TopicSpec(PREFIX + t, compacted=t in COMPACTED) for t in TOPICS]
+        KafkaConnection(bootstrap),
+        [TopicSpec(PREFIX + t, compacted=t in COMPACTED) for t in TOPICS],
     )
     # Backoff capped low so the test does not wait 30 s for a retry; a short request timeout so
     # a vanished broker is noticed at the feed's next health check.
-    feed = KafkaFeed(bootstrap, PREFIX, backoff_initial=0.2, backoff_max=2.0, request_timeout_s=3)
+    feed = KafkaFeed(
+        KafkaConnection(bootstrap),
+        PREFIX,
+        backoff_initial=0.2,
+        backoff_max=2.0,
+        request_timeout_s=3,
+    )
     app = WarRoomApp(feed, user="sam", clock=lambda: NOW, highlight_seconds=0)
     started = time.monotonic()
     async with app.run_test(size=(100, 30)) as pilot:

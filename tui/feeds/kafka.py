@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from correlator.errors import BrokerError
+from correlator.kafka_connection import KafkaConnection, KafkaProblem
 from correlator.records import (
     TOPIC_ALERTS_UNMAPPED,
     TOPIC_IMPACT_SUMMARY,
@@ -48,11 +49,12 @@ HEALTH_CHECK_S: Final = 5.0
 
 
 class KafkaFeed:
-    """Live records from Kafka; `prefix` is prepended verbatim to each logical topic name."""
+    """Live records from the cluster `kafka` names (with its security settings, like the
+    worker); `prefix` is prepended verbatim to each logical topic name."""
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaConnection,
         prefix: str = "",
         *,
         backoff_initial: float = 0.5,
@@ -60,10 +62,12 @@ class KafkaFeed:
         request_timeout_s: float = 10.0,
         events_lookback_s: float = EVENTS_LOOKBACK_S,
     ) -> None:
-        self.bootstrap = bootstrap.removeprefix("kafka://")  # the worker's form is accepted
+        self.kafka = kafka
+        self.bootstrap = kafka.bootstrap
         self.prefix = prefix
-        self.description = f"kafka {self.bootstrap}"
+        self.description = f"kafka {kafka.describe()}"
         self.last_error: str | None = None
+        self._problem: KafkaProblem | None = None
         self._connected = False
         self._closed = False
         self._backoff_initial = backoff_initial
@@ -84,6 +88,8 @@ class KafkaFeed:
     def link_error(self) -> str | None:
         if self._connected or self.last_error is None:
             return None
+        if self._problem is not None and not self._problem.unreachable:
+            return f"{self._problem.message} — retrying"  # wrong credentials, protocol, TLS
         return f"no broker at {self.bootstrap} — retrying"
 
     def topic(self, logical: str) -> str:
@@ -92,8 +98,7 @@ class KafkaFeed:
     async def __aiter__(self) -> AsyncIterator[Record]:
         backoff = self._backoff_initial
         while not self._closed:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap,
+            consumer: AIOKafkaConsumer = self.kafka.consumer(
                 group_id=None,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
@@ -108,8 +113,11 @@ class KafkaFeed:
                 async for record in self._poll(consumer, assigned):
                     yield record
             except (KafkaError, OSError, TimeoutError) as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("war room feed lost the broker %s: %s", self.bootstrap, exc)
+                # aiokafka only says "Unable to bootstrap": ask the broker why, once per failure.
+                self._problem = await self.kafka.diagnose(min(self._timeout, 5.0))
+                detail = exc if self._problem is None else self._problem.message
+                self.last_error = f"{type(exc).__name__}: {detail}"
+                log.warning("war room feed lost the broker %s: %s", self.bootstrap, detail)
             finally:
                 self._connected = False
                 await _stop_client(consumer, self._timeout)
@@ -220,8 +228,7 @@ class KafkaFeed:
     async def _get_producer(self) -> AIOKafkaProducer:
         async with self._producer_lock:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bootstrap,
+                producer: AIOKafkaProducer = self.kafka.producer(
                     acks="all",
                     request_timeout_ms=int(self._timeout * 1000),
                 )
