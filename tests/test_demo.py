@@ -73,6 +73,10 @@ def test_demo_opens_the_war_room() -> None:
     assert shown is not None, out
     assert int(shown.group(1)) >= 1
     assert "first incident on screen never" not in out
+    # The simulated teammate's planned-work window reached the war room's banner.
+    planned = re.search(r"planned work: (\d+) window", out)
+    assert planned is not None, out
+    assert int(planned.group(1)) == 1
     # The worker's log is quiet and plain: no timer floods, no startup races logged as errors,
     # no terminal control codes in a file.
     workdir = re.search(r"logs and history in (\S+)", out)

@@ -3,7 +3,9 @@
 Starts a local broker, a worker and the simulator (the `story` scenario: an incident at once,
 then a rolling outage that escalates, merges, is acknowledged by a simulated teammate and
 resolves) as child processes, waits until the worker reads its input, then opens the war room
-on the same broker. Everything stops when the war room closes (or after `--duration`).
+on the same broker. The simulated teammate also declares a planned-work window, so the war
+room's PLANNED WORK banner shows one (`demo_planned.py`).
+Everything stops when the war room closes (or after `--duration`).
 """
 
 from __future__ import annotations
@@ -121,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         print("waiting for the worker to read its input…", flush=True)
         _wait_for_worker(web_port, children[0], workdir / "worker.log")
         ingress_url = f"http://127.0.0.1:{web_port}/ingest"
+        _declare_planned_work(broker.connection, topology_path)
         print(
             f"worker and simulator started; history: correlator incidents list --db "
             f"sqlite:///{workdir / 'history.db'}\n"
@@ -163,6 +166,20 @@ def _wait_for_worker(
             pass  # not listening yet, 503 while its producer starts, or no lag figures yet
         time.sleep(0.25)
     raise UsageError(f"the worker was not ready after {WORKER_READY_TIMEOUT:.0f} s: see {log}")
+
+
+def _declare_planned_work(kafka: KafkaConnection, topology_path: Path) -> None:
+    """The teammate's planned-work window (none when the topology has no component fit)."""
+    from correlator.commands.demo_planned import planned_component, planned_window, wall_ms
+    from correlator.stream.maintenance import publish_window
+
+    component = planned_component(load_topology(topology_path))
+    if component is None:
+        return
+    now = wall_ms()
+    window = planned_window(component, TEAMMATE, now)
+    asyncio.run(publish_window(WorkerConfig(kafka), window, now))
+    print(f"{TEAMMATE} declared planned work on {component} ({window.id})", flush=True)
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -248,12 +265,15 @@ def _warroom(
                 acked.discard(incident_id)  # the broker is away: try again later
 
     app.call_later(lambda: app.set_interval(2.0, teammate))
+
     if duration is None:
         app.run()
         return 0
 
     failed: list[str] = []
     seen: set[str] = set()  # incidents the war room showed open at some point of the run
+    planned_seen: set[str] = set()  # planned incidents among them
+    windows_seen: set[str] = set()  # planned-work windows the war room listed
     peak = 0
     first_shown: float | None = None
 
@@ -271,6 +291,12 @@ def _warroom(
             # Storm episodes open and resolve within seconds: count what was shown during the
             # run, not only what happens to be open when it ends.
             seen.update(s["id"] for s in pilot.app.state.open_incidents())
+            planned_seen.update(
+                s["id"] for s in pilot.app.state.open_incidents() if s.get("planned") is True
+            )
+            windows_seen.update(
+                str(w.get("id")) for _, w in pilot.app.state.maintenance_windows(pilot.app.now_ms())
+            )
             peak = max(peak, int((pilot.app.state.summary or {}).get("customers_affected", 0)))
             await asyncio.sleep(0.1)
         pilot.app.exit()
@@ -283,7 +309,8 @@ def _warroom(
     print(
         f"war room showed {len(seen)} open incidents "
         f"({len(app.state.open_incidents())} open at the end), "
-        f"{peak:,} customers affected at the peak; first incident on screen {first}",
+        f"{peak:,} customers affected at the peak; first incident on screen {first}; "
+        f"planned work: {len(windows_seen)} window(s), {len(planned_seen)} planned incident(s)",
         flush=True,
     )
     return 0 if seen else 1
