@@ -24,6 +24,12 @@ PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 """The SASL mechanisms that need nothing but a username and a password."""
 
+MAX_RECORD_BYTES: Final = 64 * 1024 * 1024
+"""The largest record correlator writes or reads: `max.message.bytes` of its topics (but
+`alerts.raw`, sized from the ingress limit), its producers' request size and its consumers'
+fetch size. A storm's incident lists every component (DESIGN §6): about 300 bytes each, so
+3,500 components pass Kafka's 1 MB default; a 50,000-component topology is about 9 MB."""
+
 ENV_BROKER: Final = "CORRELATOR_BROKER"
 ENV_SECURITY_PROTOCOL: Final = "CORRELATOR_SECURITY_PROTOCOL"
 ENV_SASL_MECHANISM: Final = "CORRELATOR_SASL_MECHANISM"
@@ -159,15 +165,19 @@ class KafkaConnection:
         return {"bootstrap_servers": self.bootstrap, **self.security_kwargs()}
 
     def producer(self, **kwargs: Any) -> Any:
-        """An `AIOKafkaProducer` on this cluster (not started)."""
+        """An `AIOKafkaProducer` on this cluster (not started); records up to
+        `MAX_RECORD_BYTES` unless `max_request_size` says otherwise."""
         from aiokafka import AIOKafkaProducer
 
+        kwargs.setdefault("max_request_size", MAX_RECORD_BYTES)
         return AIOKafkaProducer(**self.client_kwargs(), **kwargs)
 
     def consumer(self, *topics: str, **kwargs: Any) -> Any:
-        """An `AIOKafkaConsumer` on this cluster (not started)."""
+        """An `AIOKafkaConsumer` on this cluster (not started); fetches records up to
+        `MAX_RECORD_BYTES` unless `max_partition_fetch_bytes` says otherwise."""
         from aiokafka import AIOKafkaConsumer
 
+        kwargs.setdefault("max_partition_fetch_bytes", MAX_RECORD_BYTES)
         return AIOKafkaConsumer(*topics, **self.client_kwargs(), **kwargs)
 
     def admin(self, **kwargs: Any) -> Any:

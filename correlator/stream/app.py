@@ -17,6 +17,7 @@ from mode import Service
 
 from correlator.broker import ensure_topics
 from correlator.errors import UsageError
+from correlator.kafka_connection import MAX_RECORD_BYTES
 from correlator.stream import actions, alert_state, health, impact, ingress, topology
 from correlator.stream.config import WorkerConfig
 from correlator.stream.context import CurrentTopology, StageContext
@@ -82,6 +83,10 @@ def create_app(config: WorkerConfig, current: CurrentTopology | None = None) -> 
         "web_application_options": {"client_max_size": config.max_payload_bytes + 65536},
         "autodiscover": False,
         "broker_credentials": config.kafka.faust_credentials(),
+        # A storm's incident snapshot lists every component: past 1 MB (Faust's and Kafka's
+        # default) at about 3,500 of them, and the impact agent crashed sending it.
+        "producer_max_request_size": MAX_RECORD_BYTES,
+        "consumer_max_fetch_size": MAX_RECORD_BYTES,
     }
     # Faust's defaults (60 s session timeout) leave a killed worker's partitions unread for a
     # minute; 10 s with a heartbeat every second bounds the takeover (README "Recovery").

@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 from correlator.errors import BrokerError
+from correlator.kafka_connection import MAX_RECORD_BYTES
 from correlator.stream.config import WorkerConfig
 
-TOPOLOGY_MAX_BYTES = 64 * 1024 * 1024
+TOPOLOGY_MAX_BYTES = MAX_RECORD_BYTES
 """`max.message.bytes` of the `topology` topic and the fetch size of the readers of compacted
 topics: a 50,000-component topology is about 9 MB of YAML (its record is gzip-compressed too,
 which brings it to about a tenth)."""

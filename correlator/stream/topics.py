@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from correlator import records
 from correlator.broker import TopicSpec
+from correlator.kafka_connection import MAX_RECORD_BYTES
 from correlator.stream.config import WorkerConfig
 from correlator.stream.kafka_io import TOPOLOGY_MAX_BYTES
 
@@ -105,8 +106,12 @@ def topic_specs(config: WorkerConfig) -> list[TopicSpec]:
     n = config.partitions
     rf = config.replication_factor
 
+    # Every other topic takes correlator's largest record: a storm's incident snapshot lists
+    # every component, and passes Kafka's 1 MB default at about 3,500 of them.
+    big = {"max.message.bytes": str(MAX_RECORD_BYTES)}
+
     def spec(name: str, partitions: int = 1, compacted: bool = False) -> TopicSpec:
-        return TopicSpec(name, partitions, compacted, replication_factor=rf)
+        return TopicSpec(name, partitions, compacted, config=big, replication_factor=rf)
 
     # A payload at the ingress limit plus its envelope must always fit, even uncompressed.
     limit = {"max.message.bytes": str(raw_max_message_bytes(config))}
