@@ -14,11 +14,13 @@ one. `tests/core/test_alone.py` checks both ways agree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from fractions import Fraction
 
 from correlator.core.evaluation_graph import EvaluationGraph, graph_of
 from correlator.core.evaluator import _too_few_up
-from correlator.core.figures import ProblemState
+from correlator.core.figures import ProblemState, round_half_up
 from correlator.core.topology import Topology
 
 
@@ -116,6 +118,94 @@ def alone_figures(
     return {r: (affected[w], degraded[w]) for w, r in enumerate(known) if not tainted >> w & 1}
 
 
+def alone_figures_of(
+    topology: Topology, root: str, state: ProblemState, bound: int
+) -> tuple[int, int] | None:
+    """(customers affected, customers degraded) of one root alone, split members included:
+    the combinations are those of every division the root's upstream hits, enumerated whole
+    (each figure the evaluator gives over a smaller scope is the same sum, marginalised). None
+    when there are more than `bound` of them (the evaluator would sample)."""
+    g = graph_of(topology)
+    if root not in topology.nodes:
+        return None
+    dependents = topology.dependents
+    region = {root}
+    stack = [root]
+    while stack:
+        for dependent in dependents.get(stack.pop(), ()):
+            if dependent not in region:
+                region.add(dependent)
+                stack.append(dependent)
+    hit: dict[str, set[str]] = {}
+    for n in region:
+        for division_hit, part_hit in g.tokens.get(n, ()):
+            hit.setdefault(division_hit, set()).add(part_hit)
+    # Every combination of the hit divisions: each hit part alone, the others as one rest.
+    keys: list[tuple[dict[str, str], Fraction]] = [({}, Fraction(1))]
+    for division_id in sorted(hit):
+        division = topology.divisions[division_id]
+        choices = [
+            (p, w)
+            for p, w in zip(division.parts, division.shares, strict=True)
+            if p in hit[division_id]
+        ]
+        rest = 1 - sum((w for _, w in choices), Fraction(0))
+        if rest > 0:
+            choices.append(("", rest))
+        keys = [({**k, division_id: p}, w * share) for k, w in keys for p, share in choices]
+        if len(keys) > bound:
+            return None
+    part_mask: dict[tuple[str, str], int] = {}
+    for i, (key, _) in enumerate(keys):
+        for division_id, part in key.items():
+            if part:
+                part_mask[(division_id, part)] = part_mask.get((division_id, part), 0) | 1 << i
+    full = (1 << len(keys)) - 1
+    own_down = {root: full} if state == "down" else {}
+    own_bad = {root: full}
+    down: dict[str, int] = {}
+    bad: dict[str, int] = {}
+    scc = topology.scc
+    ordered = sorted(region, key=g.index.__getitem__)
+    i = 0
+    while i < len(ordered):
+        s = scc[ordered[i]]
+        members = [ordered[i]]
+        i += 1
+        while i < len(ordered) and scc[ordered[i]] == s:
+            members.append(ordered[i])
+            i += 1
+        if not g.cyclic[s]:
+            n = members[0]
+            down[n], bad[n] = _value(g, n, own_down, own_bad, down, bad, full, part_mask, region)
+            continue
+        for n in members:  # least fixed point, as the evaluator finds it
+            down[n] = bad[n] = 0
+        moved = True
+        while moved:
+            moved = False
+            for n in members:
+                value = _value(g, n, own_down, own_bad, down, bad, full, part_mask, region)
+                if value != (down[n], bad[n]):
+                    down[n], bad[n] = value
+                    moved = True
+    denominator = math.lcm(*(w.denominator for _, w in keys))
+    numerators = [w.numerator * (denominator // w.denominator) for _, w in keys]
+    affected = degraded = 0
+    for index in sorted({j for n in region for j in g.segments_of.get(n, ())}):
+        segment = topology.segments[index]
+        seg_down = seg_bad = 0
+        for sid in segment.uses:
+            seg_down |= down.get(sid, 0)
+            seg_bad |= bad.get(sid, 0)
+        a = Fraction(sum(numerators[j] for j in _bits(seg_down)), denominator)
+        d = Fraction(sum(numerators[j] for j in _bits(seg_bad & ~seg_down)), denominator)
+        whole = round_half_up(segment.customers * a)
+        affected += whole
+        degraded += round_half_up(segment.customers * (a + d)) - whole
+    return affected, degraded
+
+
 def _value(
     g: EvaluationGraph,
     n: str,
@@ -124,8 +214,11 @@ def _value(
     downs: Mapping[str, int],
     bads: Mapping[str, int],
     full: int,
+    part_mask: Mapping[tuple[str, str], int] | None = None,
+    affected: set[str] | None = None,
 ) -> tuple[int, int]:
-    """The evaluator's node value (`Evaluator._node_value`) at the all-rest key, per world."""
+    """The evaluator's node value (`Evaluator._node_value`): per world at the all-rest key, or
+    per combination (`part_mask`) for one root whose upstream is `affected`."""
     down = down_own.get(n, 0)
     bad = bad_own.get(n, 0)
     for m in g.required[n]:
@@ -134,7 +227,14 @@ def _value(
     for entry in g.other_entries[n]:
         kind = entry.kind
         if kind == "split":
-            continue  # no split member is affected in an exact world (tainted otherwise)
+            # Worlds: no split member is affected in an exact world (tainted otherwise).
+            if part_mask is not None and affected is not None:
+                for part, m in zip(entry.parts, entry.members, strict=True):
+                    if m in affected:
+                        pm = part_mask.get((entry.division, part), 0)
+                        down |= pm & downs.get(m, 0)
+                        bad |= pm & bads.get(m, 0)
+            continue
         for m in entry.members:
             bad |= bads.get(m, 0)
         if kind == "any":

@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from correlator.core import grouping
-from correlator.core.alone import alone_figures
+from correlator.core.alone import alone_figures, alone_figures_of
 from correlator.core.evaluator import Evaluator
 from correlator.core.figures import EMPTY, Evaluation, ProblemState, ServiceFigure, round_half_up
 from correlator.core.health import ComponentHealth
@@ -71,16 +71,20 @@ def ordered_roots(t: IncidentTracker, ev: Evaluation) -> tuple[str, ...]:
     if len(ev.root_causes) < 2:
         return tuple(ev.root_causes)
     missing = {r: ev.problems[r] for r in ev.root_causes if (r, ev.problems[r]) not in alone}
-    if missing:  # all at once where that is exact (see core/alone.py)
+    if len(missing) > 1:  # all at once where that is exact (see core/alone.py)
         for root, figures in alone_figures(t.topology, missing).items():
             alone[(root, missing[root])] = figures
+    for root, state in missing.items():  # one by one: a pass over the root's upstream
+        if (root, state) not in alone:
+            own = alone_figures_of(t.topology, root, state, t.settings.combination_bound)
+            if own is not None:
+                alone[(root, state)] = own
 
     def weight(root: str) -> tuple[int, int, int]:
         key = (root, ev.problems[root])
         figures = alone.get(key)
         if figures is None:
-            # A fresh evaluator: cheaper than moving one from the previous root to this one
-            # (that would undo the previous root's reach first), ~25 % less CPU per root.
+            # More combinations than the bound: the evaluator samples them, as it would.
             alone_evaluator = Evaluator(
                 t.topology, bound=t.settings.combination_bound, seed=t.settings.seed
             )
