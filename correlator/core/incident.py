@@ -66,6 +66,9 @@ class Incident:
     dirty: bool = True
     """Something its snapshot is built from changed since it was last built."""
     services_sorted: tuple[str, ...] = ()
+    member_order: tuple[set[str], list[str]] = field(default_factory=lambda: (set(), []))
+    """The members when last sorted, and that sort (file order): a storm adds a member or two
+    per step to an incident of thousands, so the order is updated, not sorted again."""
 
     @property
     def active(self) -> bool:

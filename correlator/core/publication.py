@@ -6,6 +6,7 @@ incidents whose inputs changed, from entries cached per health record and figure
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
@@ -95,16 +96,31 @@ def ordered_roots(t: IncidentTracker, ev: Evaluation) -> tuple[str, ...]:
     return tuple(sorted(ev.root_causes, key=weight))
 
 
+def members_in_order(t: IncidentTracker, inc: Incident) -> list[str]:
+    """The incident's members in file order, updated from the last order when few changed."""
+    known, order = inc.member_order
+    members = inc.members
+    if known == members:
+        return order
+    key = t.topology.order.__getitem__
+    added, removed = members - known, known - members
+    if len(added) + len(removed) > 64:
+        order = sorted(members, key=key)
+    else:
+        order = [m for m in order if m not in removed] if removed else list(order)
+        for m in added:
+            bisect.insort(order, m, key=key)
+    inc.member_order = (set(members), order)
+    return order
+
+
 def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
     topo = t.topology
     if inc.members:
         ev = evaluate_members(t, inc)
         roots = ordered_roots(t, ev)
         root_set = ev.root_causes
-        components = tuple(
-            component_entry(t, m, m in root_set)
-            for m in sorted(inc.members, key=topo.order.__getitem__)
-        )
+        components = tuple(component_entry(t, m, m in root_set) for m in members_in_order(t, inc))
         inc.last_components, inc.last_root_causes = components, roots
         inc.severity = severity_of(t.topology, ev, t.settings.sev1_fraction)
     else:
