@@ -15,13 +15,14 @@ one. `tests/core/test_alone.py` checks both ways agree.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 
 from correlator.core.evaluation_graph import EvaluationGraph, graph_of
 from correlator.core.evaluator import _too_few_up
 from correlator.core.figures import ProblemState, round_half_up
-from correlator.core.topology import Topology
+from correlator.core.topology import Segment, Topology
 
 
 def alone_figures(
@@ -39,34 +40,17 @@ def alone_figures(
     down_own: dict[str, int] = {r: bit[r] for r in known if roots[r] == "down"}
     bad_own: dict[str, int] = {r: bit[r] for r in known}
 
-    # The union of the roots' upstreams (every node a root can affect), in dependency order.
-    dependents = topology.dependents
-    region = set(known)
-    stack = list(known)
-    while stack:
-        for dependent in dependents.get(stack.pop(), ()):
-            if dependent not in region:
-                region.add(dependent)
-                stack.append(dependent)
+    region = topology.upstream(known)  # every node a root can affect
     single = len(known) == 1
     if single and not region.isdisjoint(g.tokens):
         return {}  # its upstream reaches a split member: not exact here
-    index = g.index
-    ordered = sorted(region, key=index.__getitem__)
 
     touched: dict[str, int] = {}
     down: dict[str, int] = {}
     bad: dict[str, int] = {}
     tainted = 0  # worlds that reach a split member: not exact here
     scc = topology.scc
-    i = 0
-    while i < len(ordered):
-        s = scc[ordered[i]]
-        members = [ordered[i]]
-        i += 1
-        while i < len(ordered) and scc[ordered[i]] == s:
-            members.append(ordered[i])
-            i += 1
+    for s, members in _sccs_in_order(topology, region):
         # Affected in a world: the node is the root, or depends (transitively) on it. One root
         # alone affects its whole region.
         if single:
@@ -83,34 +67,11 @@ def alone_figures(
                 touched[n] = reach
                 if n in g.tokens:
                     tainted |= reach
-        if not g.cyclic[s]:
-            n = members[0]
-            d, b = _value(g, n, down_own, bad_own, down, bad, everything)
-            down[n], bad[n] = d & reach, b & reach
-            continue
-        for n in members:  # least fixed point, as the evaluator finds it
-            down[n] = bad[n] = 0
-        moved = True
-        while moved:
-            moved = False
-            for n in members:
-                d, b = _value(g, n, down_own, bad_own, down, bad, everything)
-                d, b = d & reach, b & reach
-                if (d, b) != (down[n], bad[n]):
-                    down[n], bad[n] = d, b
-                    moved = True
+        _evaluate(g, s, members, _Own(down_own, bad_own, everything), down, bad, reach)
 
     affected = [0] * len(known)
     degraded = [0] * len(known)
-    segments_of = g.segments_of
-    touched_segments = sorted({i for n in region for i in segments_of.get(n, ())})
-    for i in touched_segments:
-        segment = topology.segments[i]
-        seg_down = seg_bad = 0
-        for sid in segment.uses:
-            seg_down |= down.get(sid, 0)
-            seg_bad |= bad.get(sid, 0)
-        only_bad = seg_bad & ~seg_down
+    for segment, seg_down, only_bad in _segments(topology, region, down, bad):
         for w in _bits(seg_down & ~tainted):
             affected[w] += segment.customers
         for w in _bits(only_bad & ~tainted):
@@ -128,14 +89,7 @@ def alone_figures_of(
     g = graph_of(topology)
     if root not in topology.nodes:
         return None
-    dependents = topology.dependents
-    region = {root}
-    stack = [root]
-    while stack:
-        for dependent in dependents.get(stack.pop(), ()):
-            if dependent not in region:
-                region.add(dependent)
-                stack.append(dependent)
+    region = topology.upstream([root])
     hit: dict[str, set[str]] = {}
     for n in region:
         for division_hit, part_hit in g.tokens.get(n, ()):
@@ -161,10 +115,38 @@ def alone_figures_of(
             if part:
                 part_mask[(division_id, part)] = part_mask.get((division_id, part), 0) | 1 << i
     full = (1 << len(keys)) - 1
-    own_down = {root: full} if state == "down" else {}
-    own_bad = {root: full}
+    own = _Own({root: full} if state == "down" else {}, {root: full}, full, part_mask, region)
     down: dict[str, int] = {}
     bad: dict[str, int] = {}
+    for s, members in _sccs_in_order(topology, region):
+        _evaluate(g, s, members, own, down, bad, full)
+    denominator = math.lcm(*(w.denominator for _, w in keys))
+    numerators = [w.numerator * (denominator // w.denominator) for _, w in keys]
+    affected = degraded = 0
+    for segment, seg_down, only_bad in _segments(topology, region, down, bad):
+        a = Fraction(sum(numerators[j] for j in _bits(seg_down)), denominator)
+        d = Fraction(sum(numerators[j] for j in _bits(only_bad)), denominator)
+        whole = round_half_up(segment.customers * a)
+        affected += whole
+        degraded += round_half_up(segment.customers * (a + d)) - whole
+    return affected, degraded
+
+
+@dataclass(frozen=True, slots=True)
+class _Own:
+    """What one pass starts from: the roots' own masks, every bit (worlds or combinations),
+    and, per combination, the part masks and the nodes affected."""
+
+    down: Mapping[str, int]
+    bad: Mapping[str, int]
+    full: int
+    part_mask: Mapping[tuple[str, str], int] | None = None
+    affected: set[str] | None = None
+
+
+def _sccs_in_order(topology: Topology, region: set[str]) -> Iterator[tuple[int, list[str]]]:
+    """The region's strongly connected components in dependency order (leaves first)."""
+    g = graph_of(topology)
     scc = topology.scc
     ordered = sorted(region, key=g.index.__getitem__)
     i = 0
@@ -175,52 +157,65 @@ def alone_figures_of(
         while i < len(ordered) and scc[ordered[i]] == s:
             members.append(ordered[i])
             i += 1
-        if not g.cyclic[s]:
-            n = members[0]
-            down[n], bad[n] = _value(g, n, own_down, own_bad, down, bad, full, part_mask, region)
-            continue
-        for n in members:  # least fixed point, as the evaluator finds it
-            down[n] = bad[n] = 0
-        moved = True
-        while moved:
-            moved = False
-            for n in members:
-                value = _value(g, n, own_down, own_bad, down, bad, full, part_mask, region)
-                if value != (down[n], bad[n]):
-                    down[n], bad[n] = value
-                    moved = True
-    denominator = math.lcm(*(w.denominator for _, w in keys))
-    numerators = [w.numerator * (denominator // w.denominator) for _, w in keys]
-    affected = degraded = 0
-    for index in sorted({j for n in region for j in g.segments_of.get(n, ())}):
+        yield s, members
+
+
+def _evaluate(
+    g: EvaluationGraph,
+    s: int,
+    members: list[str],
+    own: _Own,
+    down: dict[str, int],
+    bad: dict[str, int],
+    mask: int,
+) -> None:
+    """Values of one SCC's members (kept to `mask`); a cycle's least fixed point, as the
+    evaluator finds it."""
+    if not g.cyclic[s]:
+        n = members[0]
+        d, b = _value(g, n, own, down, bad)
+        down[n], bad[n] = d & mask, b & mask
+        return
+    for n in members:
+        down[n] = bad[n] = 0
+    moved = True
+    while moved:
+        moved = False
+        for n in members:
+            d, b = _value(g, n, own, down, bad)
+            d, b = d & mask, b & mask
+            if (d, b) != (down[n], bad[n]):
+                down[n], bad[n] = d, b
+                moved = True
+
+
+def _segments(
+    topology: Topology, region: set[str], down: Mapping[str, int], bad: Mapping[str, int]
+) -> Iterator[tuple[Segment, int, int]]:
+    """Each segment a region's service is in: the bits where it is cut off, and where it is
+    only degraded."""
+    segments_of = graph_of(topology).segments_of
+    for index in sorted({i for n in region for i in segments_of.get(n, ())}):
         segment = topology.segments[index]
         seg_down = seg_bad = 0
         for sid in segment.uses:
             seg_down |= down.get(sid, 0)
             seg_bad |= bad.get(sid, 0)
-        a = Fraction(sum(numerators[j] for j in _bits(seg_down)), denominator)
-        d = Fraction(sum(numerators[j] for j in _bits(seg_bad & ~seg_down)), denominator)
-        whole = round_half_up(segment.customers * a)
-        affected += whole
-        degraded += round_half_up(segment.customers * (a + d)) - whole
-    return affected, degraded
+        yield segment, seg_down, seg_bad & ~seg_down
 
 
 def _value(
     g: EvaluationGraph,
     n: str,
-    down_own: Mapping[str, int],
-    bad_own: Mapping[str, int],
+    own: _Own,
     downs: Mapping[str, int],
     bads: Mapping[str, int],
-    full: int,
-    part_mask: Mapping[tuple[str, str], int] | None = None,
-    affected: set[str] | None = None,
 ) -> tuple[int, int]:
     """The evaluator's node value (`Evaluator._node_value`): per world at the all-rest key, or
-    per combination (`part_mask`) for one root whose upstream is `affected`."""
-    down = down_own.get(n, 0)
-    bad = bad_own.get(n, 0)
+    per combination (`own.part_mask`) for one root whose upstream is `own.affected`."""
+    full = own.full
+    down = own.down.get(n, 0)
+    bad = own.bad.get(n, 0)
     for m in g.required[n]:
         down |= downs.get(m, 0)
         bad |= bads.get(m, 0)
@@ -228,10 +223,10 @@ def _value(
         kind = entry.kind
         if kind == "split":
             # Worlds: no split member is affected in an exact world (tainted otherwise).
-            if part_mask is not None and affected is not None:
+            if own.part_mask is not None and own.affected is not None:
                 for part, m in zip(entry.parts, entry.members, strict=True):
-                    if m in affected:
-                        pm = part_mask.get((entry.division, part), 0)
+                    if m in own.affected:
+                        pm = own.part_mask.get((entry.division, part), 0)
                         down |= pm & downs.get(m, 0)
                         bad |= pm & bads.get(m, 0)
             continue
