@@ -61,7 +61,6 @@ class ImpactStage:
         """Held while a batch is applied and published: a revocation waits for it."""
         self.position = 0
         """The next `impact.input` offset to apply: the state is the log applied up to here."""
-        self._sought: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.waiting: OrderedInputs[dict[str, Any]] = OrderedInputs(sources=ctx.config.partitions)
         ctx.waiting.append(self.waiting)
@@ -93,7 +92,7 @@ class ImpactStage:
             end = await committed_offset(config, config.app_id, topics.impact_input, 0)
             earliest, inputs = await read_until(config, topics.impact_input, 0, end)
             state = ImpactState(self.ctx.topology.topology, config.engine)
-            self.position, self._sought = max(end, earliest), None
+            self.position = max(end, earliest)
             if earliest == 0:
                 self._recompute(state, [(v, ts) for v, ts in inputs if v is not None])
                 state.clock.reanchor(time.monotonic())
@@ -204,9 +203,9 @@ class ImpactStage:
     async def apply_batch(self, state: ImpactState, events: list[Any]) -> None:
         """Apply a batch of `impact.input` records in offset order, publish what they
         produced, then acknowledge them. Strictly the log, in order, once: a record fetched
-        before the latest rebalance is left alone (it is read again), one already in the
-        state is skipped, and a gap (a record not delivered after the state's position) reads
-        the log again from the position. So the outputs are a function of the log, whichever
+        before the latest rebalance is left alone (it is delivered again), one already in the
+        state is skipped, and records between the state's position and the first one
+        delivered are read from the log. So the outputs are a function of the log, whichever
         worker applies it and however often it is rebuilt."""
         app = self.ctx.app
         wall = time.monotonic()
@@ -214,19 +213,17 @@ class ImpactStage:
         result = StepResult()
         released: list[Any] = []
         held: list[Held] = []
-        for i, event in enumerate(events):
+        for event in events:
             if stale(app, event):
                 skip_stale(event)
                 continue
             offset = event.message.offset
             if offset < self.position:
                 continue  # in the state already (applied, or recomputed at the rebuild)
-            if offset > self.position:
-                for later in events[i:]:
-                    skip_stale(later)
-                await self._read_again(event.message.tp)
-                break
-            self._sought = None
+            if offset > self.position:  # not delivered: read from the log (see `_fill`)
+                step, out = await self._fill(state, offset, wall)
+                result.extend(step)
+                released.extend(out)
             self.position = offset + 1
             d = loads(event.value)
             h = Held(event)
@@ -246,15 +243,26 @@ class ImpactStage:
             h.keep()
         self.ctx.count("impact.inputs", len(events))
 
-    async def _read_again(self, tp: Any) -> None:
-        """Fetch `impact.input` again from the state's position (once per position)."""
-        if self._sought == self.position:
-            return
-        self._sought = self.position
-        log.warning(
-            "impact: input offset %d was not delivered; reading again from it", self.position
-        )
-        await self.ctx.app.consumer.seek(tp, self.position)
+    async def _fill(
+        self, state: ImpactState, until: int, wall: float
+    ) -> tuple[StepResult, list[tuple[Any, Held]]]:
+        """Apply the records between the state's position and `until`, read from the log: a
+        state rebuilt from an older committed offset than the one Faust resumed from (a
+        commit landed in between). They were committed already, so nothing acknowledges them;
+        applying them keeps the outputs a function of the log."""
+        config, topic = self.ctx.config, self.ctx.topics.impact_input
+        log.warning("impact: inputs %d..%d read from the log", self.position, until - 1)
+        _, inputs = await read_until(config, topic, 0, until, start=self.position)
+        result = StepResult()
+        released: list[tuple[Any, Held]] = []
+        for value, timestamp in inputs:
+            if value is None:
+                continue
+            step, out = self.take(state, loads(value), Held(None), timestamp / 1000, wall)
+            result.extend(step)
+            released.extend(out)
+        self.position = until
+        return result, released
 
     def outputs(self, result: StepResult) -> list[Output]:
         topics = self.ctx.topics

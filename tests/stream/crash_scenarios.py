@@ -35,6 +35,11 @@ from correlator.stream.app import prepare
 from correlator.stream.config import WorkerConfig
 from correlator.stream.topics import topics_for
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
+from chaos_report import FULL, report  # tests/chaos is not a package
+
+__all__ = ["FULL", "report_backlog", "report_chaos", "scenario"]
+
 ALERTS = int(os.environ.get("CORRELATOR_CRASH_ALERTS", "500"))
 RATE = float(os.environ.get("CORRELATOR_CRASH_RATE", "20"))
 RECOVERY_GOAL = 15.0
@@ -140,6 +145,38 @@ async def scenario(
     report["alerts"] = alerts
     report["equal"] = report["lost"] == report["extra"] == 0 and report["db == replay"]
     return report
+
+
+def report_chaos(name: str, figures: dict[str, Any]) -> None:
+    """Print one scenario's figures (and hand them to `make chaos`, `chaos_report`)."""
+    report(
+        name,
+        alerts=figures["alerts"],
+        incidents=f"{figures['incidents']}/{figures['replay incidents']}",
+        lost=figures["lost"],
+        extra=figures["extra"],
+        equal_to_replay=figures["equal"],
+        seq_gaps=figures["seq gaps"],
+        opened_twice=figures["opened != 1"],
+        repeats=figures["redelivered"],
+        repeats_differing=figures["same id+seq differing"],
+        recovery_s=figures["recovery s"],
+    )
+
+
+def report_backlog(name: str, alerts: int, incidents: int, seen: dict[str, Any]) -> None:
+    """One backlog scenario's figures for `make chaos` (it passed: the history equals replay)."""
+    report(
+        name,
+        alerts=alerts,
+        incidents=incidents,
+        lost=0,
+        extra=0,
+        equal_to_replay=True,
+        events=seen["events"],
+        stored=seen["stored"],
+        repeats=seen["redelivered"],
+    )
 
 
 async def _true(value: Any) -> bool:
