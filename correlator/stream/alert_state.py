@@ -174,5 +174,6 @@ def register(app: Any, ctx: StageContext) -> None:
                     records.extend(outputs(ctx, rebuild(partition), n))
             for partition, part in list(parts.items()):
                 if waiting.caught_up(partition, wall):
-                    records.extend(outputs(ctx, part.tick(wall), n))
+                    idle = waiting.idle_until(partition, wall)
+                    records.extend(outputs(ctx, part.tick(idle), n))
             await ctx.send(records)

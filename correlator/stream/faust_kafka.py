@@ -149,6 +149,18 @@ class _Consumer(driver.Consumer):
             self._acked.pop(tp, None)
             self._acked_index.pop(tp, None)
 
+    def ack(self, message: Any) -> bool:
+        """An acknowledgement counts only for a record fetched in the current generation and
+        while records flow. Faust acknowledges the records its streams skip while flow control
+        is suspended (a rebalance) so that lag does not grow; counted, they would commit past
+        records nobody applied. They are read again from the committed offset instead."""
+        if message.generation_id != self.app.consumer_generation_id:
+            return False
+        if not self.app.flow_control.is_active():
+            return False
+        acked: bool = super().ack(message)
+        return acked
+
     def _new_offset(self, tp: Any) -> int | None:
         """Commit only what every stage has applied (`correlator.stream.commits`): Faust's own
         rule commits past a record still waiting at the committed offset. Nothing is committed
