@@ -87,10 +87,6 @@ def check_tuning_support() -> None:
             raise _missing("Faust's Consumer", f"{name} (read by the commit rule)")
     if not _uses(base._filter_committable_offsets, "_new_offset"):
         raise _missing("Faust's Consumer", "_new_offset (replaced by the commit rule)")
-    from faust.tables.recovery import Recovery
-
-    if not _uses(Recovery._resume_streams, "perform_seek"):
-        raise _missing("Faust's Recovery", "perform_seek (after which acknowledgements count)")
     if not _uses(faust.App.on_rebalance_end, "rebalancing"):
         raise _missing("Faust's App", "rebalancing (no commits while it is set)")
 
@@ -139,16 +135,6 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
 
 
 class _Consumer(driver.Consumer):
-    async def perform_seek(self) -> None:
-        """After a rebalance (with the tables recovered) every partition is read again from its
-        committed offset: acknowledgements from before count no more. They were made while
-        the group rebalanced (the event in progress finishing), after Faust had forgotten the
-        committed offsets, and counted from there they committed past records that waited."""
-        await super().perform_seek()
-        for tp in self.assignment():
-            self._acked.pop(tp, None)
-            self._acked_index.pop(tp, None)
-
     def ack(self, message: Any) -> bool:
         """An acknowledgement counts only for a record fetched in the current generation and
         while records flow. Faust acknowledges the records its streams skip while flow control
@@ -164,8 +150,8 @@ class _Consumer(driver.Consumer):
     def _new_offset(self, tp: Any) -> int | None:
         """Commit only what every stage has applied (`correlator.stream.commits`): Faust's own
         rule commits past a record still waiting at the committed offset. Nothing is committed
-        while the group rebalances: the committed offsets are not known again until the
-        partitions are sought to them (`perform_seek`)."""
+        while the group rebalances: Faust forgets the committed offsets of revoked partitions
+        and learns them again only when it seeks the partitions back to them."""
         if self.app.rebalancing:
             return None
         acked = self._acked[tp]
