@@ -62,13 +62,6 @@ async def compare(
         **checks,
         "db == replay": histories(stored) == want,
     }
-    dump = os.environ.get("CORRELATOR_CRASH_DUMP")
-    if dump:
-        Path(dump).write_text("\n".join(map(repr, got)) + "\n====\n" + "\n".join(map(repr, want)))
-        raw = [orjson.dumps(e).decode() for e in events]
-        Path(dump + ".events").write_text("\n".join(raw))
-        inputs = await records(config, topics_for(config).impact_input)
-        Path(dump + ".inputs").write_text("\n".join(orjson.dumps(e).decode() for e in inputs))
     ok = (
         got == want
         and histories(stored) == want
@@ -137,6 +130,9 @@ async def scenario(
             except AssertionError:
                 _, report = await compare(config, want, db_url)
             resumed_wall = probe.when_reached(T0 + after * SECOND)
+            dump = os.environ.get("CORRELATOR_CRASH_DUMP")
+            if dump:
+                await dump_run(config, want, Path(dump))
     finally:
         for p in procs:
             p.stop()
@@ -145,6 +141,53 @@ async def scenario(
     report["alerts"] = alerts
     report["equal"] = report["lost"] == report["extra"] == 0 and report["db == replay"]
     return report
+
+
+async def dump_run(config: WorkerConfig, want: list[Any], dump: Path) -> None:
+    """For finding what diverged (CORRELATOR_CRASH_DUMP=path): both histories (`path`), the
+    events and `impact.input` as JSON lines, and every record of the hops and the health table's
+    changelog as `partition offset timestamp value` lines (`path.keyed`, `.transitions`,
+    `.raw`, `.changelog`)."""
+    topics = topics_for(config)
+    events = await records(config, topics.events)
+    got = "\n".join(map(repr, histories(events)))
+    dump.write_text(got + "\n====\n" + "\n".join(map(repr, want)))
+    dump.with_name(dump.name + ".events").write_text(
+        "\n".join(orjson.dumps(e).decode() for e in events)
+    )
+    inputs = await records(config, topics.impact_input)
+    dump.with_name(dump.name + ".inputs").write_text(
+        "\n".join(orjson.dumps(e).decode() for e in inputs)
+    )
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    hops = {
+        "keyed": topics.keyed,
+        "transitions": topics.transitions,
+        "raw": topics.raw,
+        "changelog": topics.changelog("component_alerts"),
+    }
+    for name, topic in hops.items():
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=config.bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in range(config.partitions)]
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+            lines = []
+            for tp in tps:
+                while await consumer.position(tp) < ends[tp]:
+                    batch = await consumer.getmany(tp, timeout_ms=500)
+                    for m in batch.get(tp, []):
+                        value = (m.value or b"").decode(errors="replace")
+                        lines.append(f"{tp.partition} {m.offset} {m.timestamp} {value}")
+        finally:
+            await consumer.stop()
+        dump.with_name(f"{dump.name}.{name}").write_text("\n".join(lines))
 
 
 def report_chaos(name: str, figures: dict[str, Any]) -> None:
