@@ -10,7 +10,8 @@ Used by `tests/stream/test_crash.py` and runnable on its own (for `make chaos`):
 It prints what it checked (lost, extra, seq gaps, incidents opened twice, records with the
 same id and seq differing, the history database, time to recover) and exits 1 when the stream's
 history differs from replay's. `CORRELATOR_CRASH_ALERTS` / `CORRELATOR_CRASH_RATE` set the
-defaults.
+defaults; `CORRELATOR_CRASH_DUMP=path` writes both histories and every hop's records there at
+the end (`dump_run`).
 """
 
 from __future__ import annotations
