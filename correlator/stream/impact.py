@@ -322,11 +322,7 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
         wall = time.monotonic()
         if wall - stage.last_input < config.tick_interval * 0.9:
             return
-        # Idle time counts only until the slowest health partition was last heard from (its
-        # marks carry their Kafka timestamps, epoch seconds): never through a dead worker's
-        # silence, past records not read yet (see `EventTimeOrder.heard`).
-        heard = stage.waiting.idle_until(0, time.time())
-        at = state.clock.idle_time(wall - (time.time() - heard))
+        at = state.clock.idle_time(wall)
         if at is not None:
             await ctx.send([(topics.impact_input, b"tick", impact_tick(at), 0)])
 
