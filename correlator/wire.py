@@ -321,6 +321,17 @@ loads = orjson.loads
 # -- alerts.raw ----------------------------------------------------------------------------------
 
 _ENVELOPE_KEYS = frozenset({"payload", "received_at", "format", "source"})
+_Fragment: Any = getattr(orjson, "Fragment", None)
+
+
+def raw_envelope(payload: Any, received_at: Millis, fmt: str | None) -> bytes:
+    """The `alerts.raw` value the ingress (and the simulator) writes: the payload as an object,
+    when it was received and its format name if the sender named it (docs/schemas.md). A
+    payload given as `bytes` must be one validated JSON value; it is embedded as it came,
+    without a parse and re-dump."""
+    if isinstance(payload, bytes):
+        payload = _Fragment(payload) if _Fragment is not None else loads(payload)
+    return dumps({"received_at": format_time(received_at), "format": fmt, "payload": payload})
 
 
 def unwrap_raw(value: bytes, read_at: Millis) -> tuple[bytes, Millis, str | None]:

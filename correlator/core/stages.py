@@ -528,6 +528,19 @@ class EventTimeOrder(Generic[T]):
             out.append((r, Mark(min(offset, waiting.get(r, offset)), read, up and not self._heap)))
         return out
 
+    def heard(self) -> float | None:
+        """The wall time of the oldest mark held (None before every path was heard from): the
+        last moment this partition knew nothing was unread upstream. An idle clock counts
+        idle time only up to here, never through a silence: a dead worker's last caught-up
+        mark is a lease for up to `lease` seconds, while records already arrive unread on its
+        partitions (a clock run past them would stamp their changes late)."""
+        if self.raw == 0:
+            return None
+        times = [at for (_, r), (_, at) in self._marks.items() if r < self.raw]
+        if len(times) < self.sources * self.raw:
+            return None
+        return min(times)
+
     def pending(self) -> int:
         return len(self._heap)
 

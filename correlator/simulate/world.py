@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-import orjson
-
 from correlator.core.matching import Matcher
-from correlator.core.timefmt import Millis, format_time
+from correlator.core.timefmt import Millis
 from correlator.core.topology import Node, Topology
+from correlator.wire import raw_envelope
 
 SCENARIOS: Final = {
     "storm": "one episode after another (some overlapping), all formats, noise, malformed input",
@@ -46,12 +45,9 @@ class SimPayload:
     payload: Any
     expected: tuple[str | None, ...] = ()
 
-    def envelope(self) -> dict[str, Any]:
-        """The record value on `alerts.raw`, as the ingress writes it."""
-        return {"received_at": format_time(self.at), "format": None, "payload": self.payload}
-
     def to_json(self) -> bytes:
-        return orjson.dumps(self.envelope())
+        """The record value on `alerts.raw`, as the ingress writes it."""
+        return raw_envelope(self.payload, self.at, None)
 
 
 # -- alert texts -----------------------------------------------------------------------------

@@ -10,13 +10,21 @@ passed without new input.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from correlator.core.alert_rules import apply_alert_rules
 from correlator.core.alerts import Alert
 from correlator.core.stages import AlertPartition, AlertStateOutput, Origin
-from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
+from correlator.stream.assignment import (
+    assigned,
+    drop_partition,
+    on_revoked,
+    recovered,
+    skip_stale,
+    stale,
+)
 from correlator.stream.context import StageContext
 from correlator.stream.ordering import Held, OrderedInputs, done
 from correlator.stream.tables import alert_state_table
@@ -74,7 +82,8 @@ def register(app: Any, ctx: StageContext) -> None:
         drop_partition(parts, partition)
         waiting.drop(partition)
 
-    on_revoked(app, ctx.topics.keyed, drop)
+    busy = asyncio.Lock()  # one event (or tick) at a time; a revocation waits for it
+    on_revoked(app, ctx.topics.keyed, drop, busy)
 
     def rebuild(partition: int) -> AlertStateOutput:
         entries = [
@@ -102,47 +111,52 @@ def register(app: Any, ctx: StageContext) -> None:
         # event at a time: tables are written in the context of the current event, and what
         # is released belongs to its partition.
         async for event in stream.events():
-            started = time.perf_counter()
-            wall = time.monotonic()
-            partition = event.message.partition
-            records: list[Output] = []
-            if partition not in parts:
-                records.extend(outputs(ctx, rebuild(partition), n))
-            d = loads(event.value)
-            held = Held(event)
-            if "marks" in d:
-                source, raw, marks = marks_from_dict(d)
-                waiting.mark(partition, source, raw, marks, wall)
-            else:
-                for item in d["alerts"]:
-                    alert = apply_alert_rules(
-                        alert_from_hop(item), ctx.topology.topology.alert_rules
-                    )
-                    origin = origin_from_hop(item.get("org"))
-                    waiting.push(partition, alert.event_time, origin, (alert, origin), held)
-                ctx.count("alert_state.alerts", held.waiting)
-                ctx.count("alert_state.events")
-            released = waiting.release(partition, wall)
-            part = parts[partition]
-            out = AlertStateOutput()
-            for (alert, origin), _ in released:
-                one = part.apply([alert], ctx.topology.resolver, wall)
-                one.origin(origin)
-                out.extend(one)
-            records.extend(outputs(ctx, out, n))
-            records.extend(forward(partition, wall))
-            # Send first, then write the table: a crash in between leaves the input
-            # uncommitted, so it is applied (and sent) again; never the other way round.
-            await ctx.send(records)
-            for fp in out.changed:
-                state = part.state_of(fp)
-                if state is not None:
-                    table[fp.encode()] = tracked_to_bytes(state)
-            done(released)
-            held.keep()
-            if out.unmapped:
-                ctx.metrics.unmapped.inc(len(out.unmapped))
-            ctx.metrics.stage_seconds.labels("alert_state").observe(time.perf_counter() - started)
+            async with busy:
+                if stale(app, event):
+                    skip_stale(event)
+                    continue
+                await apply_event(event)
+
+    async def apply_event(event: Any) -> None:
+        started = time.perf_counter()
+        wall = time.monotonic()
+        partition = event.message.partition
+        records: list[Output] = []
+        if partition not in parts:
+            records.extend(outputs(ctx, rebuild(partition), n))
+        d = loads(event.value)
+        held = Held(event)
+        if "marks" in d:
+            source, raw, marks = marks_from_dict(d)
+            waiting.mark(partition, source, raw, marks, wall)
+        else:
+            for item in d["alerts"]:
+                alert = apply_alert_rules(alert_from_hop(item), ctx.topology.topology.alert_rules)
+                origin = origin_from_hop(item.get("org"))
+                waiting.push(partition, alert.event_time, origin, (alert, origin), held)
+            ctx.count("alert_state.alerts", held.waiting)
+            ctx.count("alert_state.events")
+        released = waiting.release(partition, wall)
+        part = parts[partition]
+        out = AlertStateOutput()
+        for (alert, origin), _ in released:
+            one = part.apply([alert], ctx.topology.resolver, wall)
+            one.origin(origin)
+            out.extend(one)
+        records.extend(outputs(ctx, out, n))
+        records.extend(forward(partition, wall))
+        # Send first, then write the table: a crash in between leaves the input
+        # uncommitted, so it is applied (and sent) again; never the other way round.
+        await ctx.send(records)
+        for fp in out.changed:
+            state = part.state_of(fp)
+            if state is not None:
+                table[fp.encode()] = tracked_to_bytes(state)
+        done(released)
+        held.keep()
+        if out.unmapped:
+            ctx.metrics.unmapped.inc(len(out.unmapped))
+        ctx.metrics.stage_seconds.labels("alert_state").observe(time.perf_counter() - started)
 
     decorate = app.timer(config.tick_interval, name=f"{config.app_id}.alert_state_tick")
 
@@ -152,12 +166,14 @@ def register(app: Any, ctx: StageContext) -> None:
         # never run the clock past a backlog). Expired alerts are not written to the table here
         # (tables change only inside an agent): after a restart they are restored active with a
         # deadline already past, and expire again at once.
-        wall = time.monotonic()
-        records: list[Output] = []
-        if recovered(app):
-            for partition in assigned(app, ctx.topics.keyed) - parts.keys():
-                records.extend(outputs(ctx, rebuild(partition), n))
-        for partition, part in list(parts.items()):
-            if waiting.caught_up(partition, wall):
-                records.extend(outputs(ctx, part.tick(wall), n))
-        await ctx.send(records)
+        async with busy:
+            wall = time.monotonic()
+            records: list[Output] = []
+            if recovered(app):
+                for partition in assigned(app, ctx.topics.keyed) - parts.keys():
+                    records.extend(outputs(ctx, rebuild(partition), n))
+            for partition, part in list(parts.items()):
+                if waiting.caught_up(partition, wall):
+                    idle = waiting.idle_until(partition, wall)
+                    records.extend(outputs(ctx, part.tick(idle), n))
+            await ctx.send(records)

@@ -1,7 +1,18 @@
-"""Which input partitions this worker holds right now, and dropping state on revocation."""
+"""Which input partitions this worker holds right now, and keeping a stage's state in step
+with them across rebalances.
+
+Three rules (issue 9, each a way a rebalance lost or reordered records before):
+- a partition's state is dropped only once the event in progress has finished, table writes
+  included, and those writes are flushed before Faust recovers the tables (`on_revoked`);
+- an event fetched before the latest rebalance is never applied nor acknowledged (`stale`): its
+  partition is read again from the committed offset, in order;
+- a partition is rebuilt from its table only when the tables of the current assignment are
+  recovered (`recovered`), never from a table still being read.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -16,20 +27,50 @@ def assigned(app: Any, topic: str) -> set[int]:
 
 
 def recovered(app: Any) -> bool:
-    """True once table recovery has finished (agents only see events after that)."""
+    """True once the tables of the current assignment are recovered. Faust's
+    `recovery.completed` stays set after the first recovery, also while a later rebalance
+    reads the changelogs of newly assigned partitions: a rebuild then would see a table half
+    read (alerts missing, so their resolves would be ignored)."""
     try:
-        return bool(app.tables.recovery.completed.is_set())
+        return bool(app.tables.recovery.completed.is_set()) and not app.rebalancing
     except Exception:
         return False
 
 
-def on_revoked(app: Any, topic: str, drop: Callable[[int], None]) -> None:
-    """Call `drop(partition)` for each partition of `topic` this worker loses."""
+def stale(app: Any, event: Any) -> bool:
+    """The event was fetched before the latest rebalance. Its partition's state has been
+    dropped since and the record is read again from the committed offset: applying this copy
+    would apply it out of order, acknowledging it would let the commit pass records that the
+    new state has not applied."""
+    current: int | None = app.consumer_generation_id
+    generation: int | None = event.message.generation_id
+    return generation != current
+
+
+def skip_stale(event: Any) -> None:
+    """Never acknowledge a stale event (its next delivery is the one that counts)."""
+    event.message.incref()
+
+
+def on_revoked(
+    app: Any, topic: str, drop: Callable[[int], None], busy: asyncio.Lock | None = None
+) -> None:
+    """Call `drop(partition)` for each partition of `topic` this worker loses, once the event
+    in progress (holding `busy`) has finished; then flush the producer, so that its table
+    writes are in the changelog before table recovery reads it to its end."""
 
     async def _revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        for tp in revoked:
-            if tp.topic == topic:
-                drop(tp.partition)
+        mine = [tp.partition for tp in revoked if tp.topic == topic]
+        if not mine:
+            return
+        if busy is None:
+            for partition in mine:
+                drop(partition)
+            return
+        async with busy:
+            for partition in mine:
+                drop(partition)
+        await app.producer.flush()
 
     app.on_partitions_revoked.connect(_revoked, weak=False)
 

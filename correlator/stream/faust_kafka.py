@@ -28,6 +28,7 @@ import faust
 from faust.transport.drivers import aiokafka as driver
 
 from correlator.errors import CorrelatorError
+from correlator.stream.commits import committable
 
 DEFAULT_FETCH_WAIT_MS = 20
 
@@ -48,8 +49,8 @@ class FetchTuning:
 
 def _missing(where: str, name: str) -> TuningError:
     return TuningError(
-        f"{where} has no {name}: the fetch tuning in correlator/stream/faust_kafka.py does "
-        f"not fit the installed aiokafka/Faust ({_PIN}); without it every hop stalls"
+        f"{where} has no {name}: correlator/stream/faust_kafka.py does not fit the installed "
+        f"aiokafka/Faust ({_PIN}); without it hops stall or commits skip records"
     )
 
 
@@ -77,6 +78,17 @@ def check_tuning_support() -> None:
         raise _missing("aiokafka's Fetcher", "_prefetch_backoff")
     if not hasattr(driver.AIOKafkaConsumerThread, "_create_worker_consumer"):
         raise _missing("Faust's AIOKafkaConsumerThread", "_create_worker_consumer")
+    # The commit rule (`_Consumer._new_offset`) replaces Faust's and reads its bookkeeping.
+    from faust.transport.consumer import Consumer
+
+    base: Any = Consumer
+    for name in ("_acked", "_acked_index", "_committed_offset", "_gap", "_unacked_messages"):
+        if not _uses(base.__init__, name):
+            raise _missing("Faust's Consumer", f"{name} (read by the commit rule)")
+    if not _uses(base._filter_committable_offsets, "_new_offset"):
+        raise _missing("Faust's Consumer", "_new_offset (replaced by the commit rule)")
+    if not _uses(faust.App.on_rebalance_end, "rebalancing"):
+        raise _missing("Faust's App", "rebalancing (no commits while it is set)")
 
 
 def _wait_ms(app: Any) -> int:
@@ -123,6 +135,48 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
 
 
 class _Consumer(driver.Consumer):
+    def ack(self, message: Any) -> bool:
+        """An acknowledgement counts only for a record fetched in the current generation and
+        while records flow. Faust acknowledges the records its streams skip while flow control
+        is suspended (a rebalance) so that lag does not grow; counted, they would commit past
+        records nobody applied. They are read again from the committed offset instead."""
+        if message.generation_id != self.app.consumer_generation_id:
+            return False
+        if not self.app.flow_control.is_active():
+            return False
+        acked: bool = super().ack(message)
+        return acked
+
+    def _new_offset(self, tp: Any) -> int | None:
+        """Commit only what every stage has applied (`correlator.stream.commits`): Faust's own
+        rule commits past a record still waiting at the committed offset. Nothing is committed
+        while the group rebalances: Faust forgets the committed offsets of revoked partitions
+        and learns them again only when it seeks the partitions back to them."""
+        if self.app.rebalancing:
+            return None
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        gaps = self._gap[tp]
+        if gaps:  # offsets that will never be delivered (compaction, transaction markers)
+            for interval in gaps.overlap(0, max(acked)):
+                acked.extend(range(interval.begin, interval.end))
+            gaps.chop(0, max(acked) + 1)
+        committed = self._committed_offset[tp]
+        generation = self.app.consumer_generation_id
+        pending = [
+            m.offset
+            for m in list(self._unacked_messages)
+            if m.tp == tp and not m.acked and m.generation_id == generation
+        ]
+        offset = committable(acked, committed, pending)
+        if offset is None:
+            return None
+        done = {o for o in acked if o < offset}
+        acked[:] = sorted(o for o in set(acked) if o >= offset)
+        self._acked_index[tp].difference_update(done)
+        return offset
+
     def _new_consumer_thread(self) -> Any:
         thread = _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
         self.correlator_thread = thread

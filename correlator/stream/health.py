@@ -10,11 +10,19 @@ the impact stage as two changes (DESIGN §2). The newest record of a batch per c
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from correlator.core.stages import HealthOutput, HealthPartition, Origin, TransitionIn
-from correlator.stream.assignment import assigned, drop_partition, on_revoked, recovered
+from correlator.stream.assignment import (
+    assigned,
+    drop_partition,
+    on_revoked,
+    recovered,
+    skip_stale,
+    stale,
+)
 from correlator.stream.context import StageContext
 from correlator.stream.ordering import Held, OrderedInputs, done
 from correlator.stream.tables import component_alerts_table
@@ -52,7 +60,8 @@ def register(app: Any, ctx: StageContext) -> None:
         drop_partition(parts, partition)
         waiting.drop(partition)
 
-    on_revoked(app, topics.transitions, drop)
+    busy = asyncio.Lock()  # one event (or rebuild) at a time; a revocation waits for it
+    on_revoked(app, topics.transitions, drop, busy)
 
     def publish(out: HealthOutput) -> list[Output]:
         origins = out.origins or [None] * len(out.records)
@@ -94,42 +103,47 @@ def register(app: Any, ctx: StageContext) -> None:
         # event time, then are applied in that order; see `ordering`. One event at a time, as
         # in the alert-state stage.
         async for event in stream.events():
-            started = time.perf_counter()
-            wall = time.monotonic()
-            partition = event.message.partition
-            records: list[Output] = []
-            if partition not in parts:
-                records.extend(rebuild(partition))
-            ctx.count("health.events")
-            d = loads(event.value)
-            held = Held(event)
-            if "marks" in d:
-                source, raw, marks = marks_from_dict(d)
-                waiting.mark(partition, source, raw, marks, wall)
-            else:
-                for t in d["transitions"]:
-                    alert = alert_from_hop(t["alert"])
-                    item = TransitionIn(
-                        t["component"], t["fingerprint"], t["active"], alert, t["at"]
-                    )
-                    origin = origin_from_hop(t.get("org"))
-                    waiting.push(partition, item.at, origin, (item, origin), held)
-            released = waiting.release(partition, wall)
-            out = HealthOutput()
-            for (item, origin), _ in released:
-                one = parts[partition].apply([item])
-                one.origins = [origin] * len(one.records)
-                out.extend(one)
-            records.extend(publish(out))
-            records.extend(forward(partition, wall))
-            # Publish first, then write the table: a crash in between leaves the input
-            # uncommitted, so it is applied (and published) again; never the other way round.
-            await ctx.send(records)
-            for component, fp, written, at in out.writes:
-                table[f"{component}{_SEP}{fp}".encode()] = component_alert_value(written, at)
-            done(released)
-            held.keep()
-            ctx.metrics.stage_seconds.labels("health").observe(time.perf_counter() - started)
+            async with busy:
+                if stale(app, event):
+                    skip_stale(event)
+                    continue
+                await apply_event(event)
+
+    async def apply_event(event: Any) -> None:
+        started = time.perf_counter()
+        wall = time.monotonic()
+        partition = event.message.partition
+        records: list[Output] = []
+        if partition not in parts:
+            records.extend(rebuild(partition))
+        ctx.count("health.events")
+        d = loads(event.value)
+        held = Held(event)
+        if "marks" in d:
+            source, raw, marks = marks_from_dict(d)
+            waiting.mark(partition, source, raw, marks, wall)
+        else:
+            for t in d["transitions"]:
+                alert = alert_from_hop(t["alert"])
+                item = TransitionIn(t["component"], t["fingerprint"], t["active"], alert, t["at"])
+                origin = origin_from_hop(t.get("org"))
+                waiting.push(partition, item.at, origin, (item, origin), held)
+        released = waiting.release(partition, wall)
+        out = HealthOutput()
+        for (item, origin), _ in released:
+            one = parts[partition].apply([item])
+            one.origins = [origin] * len(one.records)
+            out.extend(one)
+        records.extend(publish(out))
+        records.extend(forward(partition, wall))
+        # Publish first, then write the table: a crash in between leaves the input
+        # uncommitted, so it is applied (and published) again; never the other way round.
+        await ctx.send(records)
+        for component, fp, written, at in out.writes:
+            table[f"{component}{_SEP}{fp}".encode()] = component_alert_value(written, at)
+        done(released)
+        held.keep()
+        ctx.metrics.stage_seconds.labels("health").observe(time.perf_counter() - started)
 
     # A partition gained in a rebalance is rebuilt (and its health published again) at once,
     # not when its first new input arrives.
@@ -137,9 +151,10 @@ def register(app: Any, ctx: StageContext) -> None:
 
     @decorate  # type: ignore[untyped-decorator]
     async def health_rebuild() -> None:
-        if not recovered(app):
-            return
-        records: list[Output] = []
-        for partition in assigned(app, topics.transitions) - parts.keys():
-            records.extend(rebuild(partition))
-        await ctx.send(records)
+        async with busy:
+            if not recovered(app):
+                return
+            records: list[Output] = []
+            for partition in assigned(app, topics.transitions) - parts.keys():
+                records.extend(rebuild(partition))
+            await ctx.send(records)

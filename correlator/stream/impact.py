@@ -23,7 +23,7 @@ from correlator.core.stages import ImpactState
 from correlator.core.timefmt import Millis, TimeFormatError, parse_time
 from correlator.errors import CorrelatorError
 from correlator.records import TOPIC_COMPONENT_HEALTH
-from correlator.stream.assignment import assigned
+from correlator.stream.assignment import assigned, skip_stale, stale
 from correlator.stream.context import StageContext, log
 from correlator.stream.kafka_io import committed_offset, latest_by_key, read_to_end, read_until
 from correlator.stream.maintenance import read_windows, window_of
@@ -57,6 +57,10 @@ class ImpactStage:
         self.last_input = time.monotonic()
         self.lag = 0.0
         self._lock = asyncio.Lock()
+        self.busy = asyncio.Lock()
+        """Held while a batch is applied and published: a revocation waits for it."""
+        self.position = 0
+        """The next `impact.input` offset to apply: the state is the log applied up to here."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.waiting: OrderedInputs[dict[str, Any]] = OrderedInputs(sources=ctx.config.partitions)
         ctx.waiting.append(self.waiting)
@@ -88,6 +92,7 @@ class ImpactStage:
             end = await committed_offset(config, config.app_id, topics.impact_input, 0)
             earliest, inputs = await read_until(config, topics.impact_input, 0, end)
             state = ImpactState(self.ctx.topology.topology, config.engine)
+            self.position = max(end, earliest)
             if earliest == 0:
                 self._recompute(state, [(v, ts) for v, ts in inputs if v is not None])
                 state.clock.reanchor(time.monotonic())
@@ -195,6 +200,70 @@ class ImpactStage:
         log.warning("impact: ignoring an input of unknown type %r", kind)
         return StepResult()
 
+    async def apply_batch(self, state: ImpactState, events: list[Any]) -> None:
+        """Apply a batch of `impact.input` records in offset order, publish what they
+        produced, then acknowledge them. Strictly the log, in order, once: a record fetched
+        before the latest rebalance is left alone (it is delivered again), one already in the
+        state is skipped, and records between the state's position and the first one
+        delivered are read from the log. So the outputs are a function of the log, whichever
+        worker applies it and however often it is rebuilt."""
+        app = self.ctx.app
+        wall = time.monotonic()
+        started = time.perf_counter()
+        result = StepResult()
+        released: list[Any] = []
+        held: list[Held] = []
+        for event in events:
+            if stale(app, event):
+                skip_stale(event)
+                continue
+            offset = event.message.offset
+            if offset < self.position:
+                continue  # in the state already (applied, or recomputed at the rebuild)
+            if offset > self.position:  # not delivered: read from the log (see `_fill`)
+                step, out = await self._fill(state, offset, wall)
+                result.extend(step)
+                released.extend(out)
+            self.position = offset + 1
+            d = loads(event.value)
+            h = Held(event)
+            if d.get("type") != "mark":
+                self.last_input = wall
+                held.append(h)
+            step, out = self.take(state, d, h, event.message.timestamp / 1000, wall)
+            result.extend(step)
+            released.extend(out)
+        evaluated = time.perf_counter()
+        await self.ctx.send(self.outputs(result))
+        metrics = self.ctx.metrics
+        metrics.impact_seconds.observe(evaluated - started)
+        metrics.stage_seconds.labels("impact").observe(time.perf_counter() - started)
+        done(released)
+        for h in held:
+            h.keep()
+        self.ctx.count("impact.inputs", len(events))
+
+    async def _fill(
+        self, state: ImpactState, until: int, wall: float
+    ) -> tuple[StepResult, list[tuple[Any, Held]]]:
+        """Apply the records between the state's position and `until`, read from the log: a
+        state rebuilt from an older committed offset than the one Faust resumed from (a
+        commit landed in between). They were committed already, so nothing acknowledges them;
+        applying them keeps the outputs a function of the log."""
+        config, topic = self.ctx.config, self.ctx.topics.impact_input
+        log.warning("impact: inputs %d..%d read from the log", self.position, until - 1)
+        _, inputs = await read_until(config, topic, 0, until, start=self.position)
+        result = StepResult()
+        released: list[tuple[Any, Held]] = []
+        for value, timestamp in inputs:
+            if value is None:
+                continue
+            step, out = self.take(state, loads(value), Held(None), timestamp / 1000, wall)
+            result.extend(step)
+            released.extend(out)
+        self.position = until
+        return result, released
+
     def outputs(self, result: StepResult) -> list[Output]:
         topics = self.ctx.topics
         out: list[Output] = []
@@ -217,14 +286,16 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
 
     async def _revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         if any(tp.topic == topics.impact_input for tp in revoked):
-            stage.drop()
+            async with stage.busy:  # the batch in progress is published first
+                stage.drop()
 
     app.on_partitions_revoked.connect(_revoked, weak=False)
 
     async def _assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         # Rebuild at once, not on the first input: a takeover must not wait for new alerts.
         if any(tp.topic == topics.impact_input for tp in assigned):
-            stage.rebuild_soon()
+            async with stage.busy:
+                stage.rebuild_soon()
 
     app.on_partitions_assigned.connect(_assigned, weak=False)
 
@@ -234,35 +305,12 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
     async def impact(stream: Any) -> None:
         # Records are acknowledged only once applied and their outputs sent (at-least-once).
         async for events in stream.take_events(config.impact_batch, within=0.005):
-            state = await stage.ready()
-            wall = time.monotonic()
-            started = time.perf_counter()
-            result = StepResult()
-            released: list[Any] = []
-            held: list[Held] = []
-            for event in events:
-                if stage.state is not state:
-                    break  # revoked meanwhile: see below
-                d = loads(event.value)
-                h = Held(event)
-                if d.get("type") != "mark":
-                    stage.last_input = wall
-                    held.append(h)
-                step, out = stage.take(state, d, h, event.message.timestamp / 1000, wall)
-                result.extend(step)
-                released.extend(out)
-            if stage.state is not state:
-                # The partition was revoked (and perhaps given back) meanwhile: this state is
-                # gone, its outputs must not be published; the inputs are read again.
-                continue
-            evaluated = time.perf_counter()
-            await ctx.send(stage.outputs(result))
-            ctx.metrics.impact_seconds.observe(evaluated - started)
-            ctx.metrics.stage_seconds.labels("impact").observe(time.perf_counter() - started)
-            done(released)
-            for h in held:
-                h.keep()
-            ctx.count("impact.inputs", len(events))
+            while True:
+                state = await stage.ready()
+                async with stage.busy:
+                    if stage.state is state:  # else revoked meanwhile: rebuild first
+                        await stage.apply_batch(state, events)
+                        break
 
     decorate = app.timer(config.tick_interval, name=f"{config.app_id}.impact_tick")
 

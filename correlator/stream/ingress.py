@@ -29,12 +29,12 @@ from faust import web
 from mode import Service
 
 from correlator.adapters import FORMATS
-from correlator.core.timefmt import format_time
 from correlator.stream.context import StageContext, log
 from correlator.stream.ingest import IngestService
 from correlator.stream.kafka_io import new_producer
 from correlator.stream.metrics import CONTENT_TYPE
 from correlator.stream.topics import raw_max_message_bytes
+from correlator.wire import raw_envelope
 
 SEND_TIMEOUT = 5.0
 """Longest wait for the broker's acknowledgement of one envelope before answering 503: also the
@@ -45,7 +45,6 @@ RETRY_AFTER_BUSY = "1"
 """`Retry-After` when the ingress holds as many requests or bytes as it may."""
 HEALTH_TIMEOUT = 2.0
 """Longest wait for the metadata request (and the lag figures) of `GET /health`."""
-_Fragment: Any = getattr(orjson, "Fragment", None)
 
 
 class Rejected(Exception):
@@ -56,13 +55,6 @@ class Rejected(Exception):
         self.status = status
         self.reason = reason
         self.headers = headers or {}
-
-
-def envelope(body: bytes, received_at: str, fmt: str | None) -> bytes:
-    """The `alerts.raw` value for a validated JSON body (docs/schemas.md)."""
-    # The body was validated as JSON: embed it as it came, without a parse and re-dump.
-    payload = _Fragment(body) if _Fragment is not None else orjson.loads(body)
-    return orjson.dumps({"received_at": received_at, "format": fmt, "payload": payload})
 
 
 def check_token(expected: str | None, authorization: str | None) -> None:
@@ -325,7 +317,7 @@ class Ingress(Service):
                     admission.reserve(len(body))
                     held = len(body)
                 check_json(body)
-                await self._send(envelope(body, format_time(time.time_ns() // 1_000_000), fmt))
+                await self._send(raw_envelope(body, time.time_ns() // 1_000_000, fmt))
             finally:
                 admission.release(held)
                 admission.leave()

@@ -99,10 +99,16 @@ async def committed_offset(config: WorkerConfig, group: str, topic: str, partiti
 
 
 async def read_until(
-    config: WorkerConfig, topic: str, partition: int, end: int, timeout: float = 60.0
+    config: WorkerConfig,
+    topic: str,
+    partition: int,
+    end: int,
+    timeout: float = 60.0,
+    start: int = 0,
 ) -> tuple[int, list[tuple[bytes | None, int]]]:
-    """The values and timestamps (ms) of one partition's records before offset `end`, and the
-    earliest offset still kept (above 0 when retention has deleted the oldest records)."""
+    """The values and timestamps (ms) of one partition's records from offset `start` (or the
+    earliest kept) up to `end`, and the earliest offset still kept (above 0 when retention has
+    deleted the oldest records)."""
     from aiokafka import TopicPartition
 
     tp = TopicPartition(topic, partition)
@@ -112,7 +118,10 @@ async def read_until(
         await consumer.start()
         consumer.assign([tp])
         earliest = (await consumer.beginning_offsets([tp]))[tp]
-        await consumer.seek_to_beginning(tp)
+        if start > earliest:
+            consumer.seek(tp, start)
+        else:
+            await consumer.seek_to_beginning(tp)
         deadline = time.monotonic() + timeout
         while await consumer.position(tp) < end:
             if time.monotonic() > deadline:

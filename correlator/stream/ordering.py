@@ -97,6 +97,13 @@ class OrderedInputs(Generic[T]):
         progress = part.order.progress(wall)
         return progress is not None and all(m.caught_up for _, m in progress)
 
+    def idle_until(self, partition: int, wall: float) -> float:
+        """How far wall time may count as idle for this partition: up to `wall`, but never
+        past when its slowest upstream path was last heard from (`EventTimeOrder.heard`)."""
+        part = self.parts.get(partition)
+        heard = None if part is None else part.order.heard()
+        return wall if heard is None else min(wall, heard)
+
     def raw(self, partition: int) -> int:
         part = self.parts.get(partition)
         return 0 if part is None else part.order.raw

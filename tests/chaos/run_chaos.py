@@ -64,6 +64,8 @@ def run(name: str, patterns: list[str]) -> bool:
         scenario = figures.pop("scenario")
         text = ", ".join(f"{k} {_text(v)}" for k, v in figures.items())
         print(f"   {scenario}: {text}", flush=True)
+    if not lines:
+        print("   (no figures reported: the scenario does not call chaos_report.report)")
     summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
     ok = result.returncode == 0
     print(f"   {'passed' if ok else 'FAILED'}: {summary}", flush=True)

@@ -104,3 +104,16 @@ def test_a_caught_up_mark_is_a_lease() -> None:
     assert order.release(wall=1.0) == ["x"]
     order.push(T0 + 6 * MINUTE, None, "y")
     assert order.release(wall=5.0) == []  # raw partition 0's lease ran out at T0
+
+
+def test_idle_time_counts_only_until_the_slowest_path_was_last_heard_from() -> None:
+    """A dead worker's caught-up mark still holds for its lease, but idle time (which moves
+    the clock that stamps alert changes) stops where that worker fell silent."""
+    order: EventTimeOrder[str] = EventTimeOrder(sources=1, lease=2.0)
+    assert order.heard() is None  # nothing heard yet
+    order.mark(0, 2, [(0, Mark(3, T0, caught_up=True))], wall=10.0)
+    assert order.heard() is None  # raw partition 1 not heard from yet
+    order.mark(0, 2, [(1, Mark(7, T0, caught_up=True))], wall=10.5)
+    order.mark(0, 2, [(1, Mark(7, T0, caught_up=True))], wall=11.5)  # 0's owner fell silent
+    assert order.heard() == 10.0
+    assert order.progress(wall=11.9) == [(0, Mark(3, T0, True)), (1, Mark(7, T0, True))]

@@ -10,7 +10,8 @@ Used by `tests/stream/test_crash.py` and runnable on its own (for `make chaos`):
 It prints what it checked (lost, extra, seq gaps, incidents opened twice, records with the
 same id and seq differing, the history database, time to recover) and exits 1 when the stream's
 history differs from replay's. `CORRELATOR_CRASH_ALERTS` / `CORRELATOR_CRASH_RATE` set the
-defaults.
+defaults; `CORRELATOR_CRASH_DUMP=path` writes both histories and every hop's records there at
+the end (`dump_run`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ from correlator.stream.app import prepare
 from correlator.stream.config import WorkerConfig
 from correlator.stream.topics import topics_for
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chaos"))
+from chaos_report import FULL, report  # tests/chaos is not a package
+
+__all__ = ["FULL", "report_backlog", "report_chaos", "scenario"]
+
 ALERTS = int(os.environ.get("CORRELATOR_CRASH_ALERTS", "500"))
 RATE = float(os.environ.get("CORRELATOR_CRASH_RATE", "20"))
 RECOVERY_GOAL = 15.0
@@ -58,13 +64,6 @@ async def compare(
         **checks,
         "db == replay": histories(stored) == want,
     }
-    dump = os.environ.get("CORRELATOR_CRASH_DUMP")
-    if dump:
-        Path(dump).write_text("\n".join(map(repr, got)) + "\n====\n" + "\n".join(map(repr, want)))
-        raw = [orjson.dumps(e).decode() for e in events]
-        Path(dump + ".events").write_text("\n".join(raw))
-        inputs = await records(config, topics_for(config).impact_input)
-        Path(dump + ".inputs").write_text("\n".join(orjson.dumps(e).decode() for e in inputs))
     ok = (
         got == want
         and histories(stored) == want
@@ -133,6 +132,9 @@ async def scenario(
             except AssertionError:
                 _, report = await compare(config, want, db_url)
             resumed_wall = probe.when_reached(T0 + after * SECOND)
+            dump = os.environ.get("CORRELATOR_CRASH_DUMP")
+            if dump:
+                await dump_run(config, want, Path(dump))
     finally:
         for p in procs:
             p.stop()
@@ -141,6 +143,85 @@ async def scenario(
     report["alerts"] = alerts
     report["equal"] = report["lost"] == report["extra"] == 0 and report["db == replay"]
     return report
+
+
+async def dump_run(config: WorkerConfig, want: list[Any], dump: Path) -> None:
+    """For finding what diverged (CORRELATOR_CRASH_DUMP=path): both histories (`path`), the
+    events and `impact.input` as JSON lines, and every record of the hops and the health table's
+    changelog as `partition offset timestamp value` lines (`path.keyed`, `.transitions`,
+    `.raw`, `.changelog`)."""
+    topics = topics_for(config)
+    events = await records(config, topics.events)
+    got = "\n".join(map(repr, histories(events)))
+    dump.write_text(got + "\n====\n" + "\n".join(map(repr, want)))
+    dump.with_name(dump.name + ".events").write_text(
+        "\n".join(orjson.dumps(e).decode() for e in events)
+    )
+    inputs = await records(config, topics.impact_input)
+    dump.with_name(dump.name + ".inputs").write_text(
+        "\n".join(orjson.dumps(e).decode() for e in inputs)
+    )
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    hops = {
+        "keyed": topics.keyed,
+        "transitions": topics.transitions,
+        "raw": topics.raw,
+        "changelog": topics.changelog("component_alerts"),
+    }
+    for name, topic in hops.items():
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=config.bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in range(config.partitions)]
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+            lines = []
+            for tp in tps:
+                while await consumer.position(tp) < ends[tp]:
+                    batch = await consumer.getmany(tp, timeout_ms=500)
+                    for m in batch.get(tp, []):
+                        value = (m.value or b"").decode(errors="replace")
+                        lines.append(f"{tp.partition} {m.offset} {m.timestamp} {value}")
+        finally:
+            await consumer.stop()
+        dump.with_name(f"{dump.name}.{name}").write_text("\n".join(lines))
+
+
+def report_chaos(name: str, figures: dict[str, Any]) -> None:
+    """Print one scenario's figures (and hand them to `make chaos`, `chaos_report`)."""
+    report(
+        name,
+        alerts=figures["alerts"],
+        incidents=f"{figures['incidents']}/{figures['replay incidents']}",
+        lost=figures["lost"],
+        extra=figures["extra"],
+        equal_to_replay=figures["equal"],
+        seq_gaps=figures["seq gaps"],
+        opened_twice=figures["opened != 1"],
+        repeats=figures["redelivered"],
+        repeats_differing=figures["same id+seq differing"],
+        recovery_s=figures["recovery s"],
+    )
+
+
+def report_backlog(name: str, alerts: int, incidents: int, seen: dict[str, Any]) -> None:
+    """One backlog scenario's figures for `make chaos` (it passed: the history equals replay)."""
+    report(
+        name,
+        alerts=alerts,
+        incidents=incidents,
+        lost=0,
+        extra=0,
+        equal_to_replay=True,
+        events=seen["events"],
+        stored=seen["stored"],
+        repeats=seen["redelivered"],
+    )
 
 
 async def _true(value: Any) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crash_scenarios import report_backlog
 from equivalence import db_events, histories, integrity, replay_events
 from worker_harness import (
     ACME_TOPOLOGY,
@@ -63,6 +64,7 @@ async def test_backlog_before_the_worker_starts_equals_replay(
             lambda: agrees_with_replay(config, want, db_url), 45, "stream history == replay"
         )
     print(f"backlog of {len(lines)} alerts before start: {len(want)} incidents as replay, {seen}")
+    report_backlog("backlog (before the worker starts)", len(lines), len(want), seen)
 
 
 async def test_backlog_while_the_worker_is_down_equals_replay(
@@ -86,3 +88,4 @@ async def test_backlog_while_the_worker_is_down_equals_replay(
     print(
         f"backlog of {len(payment)} alerts after a restart: {len(want)} incidents as replay, {seen}"
     )
+    report_backlog("backlog (while the worker is down)", len(payment), len(want), seen)

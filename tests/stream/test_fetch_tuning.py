@@ -44,9 +44,9 @@ def test_a_renamed_internal_stops_the_worker_before_it_starts(
     with pytest.raises(TuningError) as raised:
         check_tuning_support()
     assert str(raised.value) == (
-        "aiokafka's Fetcher has no _prefetch_backoff: the fetch tuning in "
-        "correlator/stream/faust_kafka.py does not fit the installed aiokafka/Faust (correlator "
-        "is tested with aiokafka 0.14.0 and faust-streaming 0.15.3); without it every hop stalls"
+        "aiokafka's Fetcher has no _prefetch_backoff: correlator/stream/faust_kafka.py does not "
+        "fit the installed aiokafka/Faust (correlator is tested with aiokafka 0.14.0 and "
+        "faust-streaming 0.15.3); without it hops stall or commits skip records"
     )
     config = make_config("127.0.0.1:1", ACME_TOPOLOGY)
     with pytest.raises(TuningError):
