@@ -3,8 +3,9 @@ the middle of a storm while alerts keep coming, then started again with the same
 The incident history on `incident.events` and in the history database equals `correlator
 replay` of the same alerts (asserted in `make chaos`, printed in `make test`); nothing is
 opened twice, per incident `seq` runs 1..n without gaps, a record repeated after the crash
-is identical to the first, and processing resumes. The time to resume is printed (a figure, not an assertion: the goal is 15 s). The scenarios, also for
-`make chaos`: `crash_scenarios.py`; one of several workers killed: `test_rebalance.py`."""
+is identical to the first, and processing resumes. The time to resume is printed (a figure,
+not an assertion: the goal is 15 s). The scenarios, also for `make chaos`:
+`crash_scenarios.py`; one of several workers killed: `test_rebalance.py`."""
 
 from __future__ import annotations
 
