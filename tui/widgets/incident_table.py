@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -61,6 +61,8 @@ class IncidentTable(DataTable[Text]):
     def __init__(self, *, highlight_seconds: float = 2.0, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, id=id)
         self.highlight_seconds = highlight_seconds
+        self.clock: Callable[[], float] = time.monotonic
+        """The monotonic clock flashes are timed by (a test holds it still)."""
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._seqs: dict[str, int] = {}
         self._fresh_until: dict[str, float] = {}
@@ -88,7 +90,7 @@ class IncidentTable(DataTable[Text]):
 
     def fresh_ids(self) -> set[str]:
         """Incidents currently flashed as new or changed."""
-        now = time.monotonic()
+        now = self.clock()
         return {i for i, until in self._fresh_until.items() if until > now}
 
     @staticmethod
@@ -120,7 +122,7 @@ class IncidentTable(DataTable[Text]):
 
     def _sync(self, view: TableView, *, rebuild: bool = False) -> None:
         """Bring the table in line with `view`, touching only changed cells when order holds."""
-        now = time.monotonic()
+        now = self.clock()
         flashed = False
         for snapshot in view.rows:
             incident_id, seq = snapshot["id"], snapshot["seq"]
