@@ -18,12 +18,11 @@ from correlator.core.alert_rules import apply_alert_rules
 from correlator.core.alerts import Alert
 from correlator.core.stages import AlertPartition, AlertStateOutput, Origin
 from correlator.stream.assignment import (
+    apply_in_turn,
     assigned,
     drop_partition,
     on_revoked,
     recovered,
-    skip_stale,
-    stale,
 )
 from correlator.stream.context import StageContext
 from correlator.stream.ordering import Held, OrderedInputs, done
@@ -110,12 +109,7 @@ def register(app: Any, ctx: StageContext) -> None:
         # time, then are applied in that order (a backlog as if live); see `ordering`. One
         # event at a time: tables are written in the context of the current event, and what
         # is released belongs to its partition.
-        async for event in stream.events():
-            async with busy:
-                if stale(app, event):
-                    skip_stale(event)
-                    continue
-                await apply_event(event)
+        await apply_in_turn(app, stream, busy, apply_event)
 
     async def apply_event(event: Any) -> None:
         started = time.perf_counter()

@@ -13,7 +13,7 @@ Three rules (issue 9, each a way a rebalance lost or reordered records before):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 
@@ -50,6 +50,19 @@ def stale(app: Any, event: Any) -> bool:
 def skip_stale(event: Any) -> None:
     """Never acknowledge a stale event (its next delivery is the one that counts)."""
     event.message.incref()
+
+
+async def apply_in_turn(
+    app: Any, stream: Any, busy: asyncio.Lock, apply: Callable[[Any], Awaitable[None]]
+) -> None:
+    """A stage's agent loop: one event at a time under `busy` (a revocation waits for it),
+    stale events skipped unacknowledged, the others given to `apply`."""
+    async for event in stream.events():
+        async with busy:
+            if stale(app, event):
+                skip_stale(event)
+                continue
+            await apply(event)
 
 
 def on_revoked(

@@ -16,12 +16,11 @@ from typing import Any
 
 from correlator.core.stages import HealthOutput, HealthPartition, Origin, TransitionIn
 from correlator.stream.assignment import (
+    apply_in_turn,
     assigned,
     drop_partition,
     on_revoked,
     recovered,
-    skip_stale,
-    stale,
 )
 from correlator.stream.context import StageContext
 from correlator.stream.ordering import Held, OrderedInputs, done
@@ -102,12 +101,7 @@ def register(app: Any, ctx: StageContext) -> None:
         # Transitions wait in `waiting` until every alert-state partition has passed their
         # event time, then are applied in that order; see `ordering`. One event at a time, as
         # in the alert-state stage.
-        async for event in stream.events():
-            async with busy:
-                if stale(app, event):
-                    skip_stale(event)
-                    continue
-                await apply_event(event)
+        await apply_in_turn(app, stream, busy, apply_event)
 
     async def apply_event(event: Any) -> None:
         started = time.perf_counter()
