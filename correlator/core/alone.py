@@ -37,8 +37,8 @@ def alone_figures(
         return {}
     bit = {r: 1 << i for i, r in enumerate(known)}
     everything = (1 << len(known)) - 1
-    down_own: dict[str, int] = {r: bit[r] for r in known if roots[r] == "down"}
     bad_own: dict[str, int] = {r: bit[r] for r in known}
+    own = _Own({r: bit[r] for r in known if roots[r] == "down"}, bad_own, everything)
 
     region = topology.upstream(known)  # every node a root can affect
     single = len(known) == 1
@@ -67,7 +67,7 @@ def alone_figures(
                 touched[n] = reach
                 if n in g.tokens:
                     tainted |= reach
-        _evaluate(g, s, members, _Own(down_own, bad_own, everything), down, bad, reach)
+        _evaluate(g, s, members, own, down, bad, reach)
 
     affected = [0] * len(known)
     degraded = [0] * len(known)
