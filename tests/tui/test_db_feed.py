@@ -206,6 +206,8 @@ async def test_the_timeline_of_an_open_incident_comes_from_the_whole_history(
         screen = app.screen
         assert isinstance(screen, MainScreen)
         await wait_until(pilot, lambda: "incident timeline" in screen.detail_text())
+        timelines = app.state.timelines
+        await wait_until(pilot, lambda: CART in timelines and len(timelines[CART].entries) >= 3)
         timeline = app.state.timelines[CART]
         assert [(e.seq, e.kind) for e in timeline.entries] == [
             (1, "opened"),
@@ -215,6 +217,8 @@ async def test_the_timeline_of_an_open_incident_comes_from_the_whole_history(
         if screen.selected_id != CART:
             await pilot.press("j")
         await wait_until(pilot, lambda: screen.selected_id == CART)
+        # The state leads the screen by up to one repaint (a timer repaints when dirty).
+        await wait_until(pilot, lambda: len(_timeline_lines(screen.detail_text())) >= 3)
         lines = [line.split(None, 2)[1] for line in _timeline_lines(screen.detail_text())]
         assert lines == ["opened", "updated", "updated"]
 
