@@ -641,13 +641,15 @@ class Evaluator:
                 if self.g.critical[s]:
                     critical |= self._down[s]
             down &= combos.mask
-            self._segments[segment.id] = SegmentFigure.of(
+            figure = SegmentFigure.of(
                 segment.id,
                 segment.customers,
                 self._weight(combos, down),
                 self._weight(combos, bad & ~down & combos.mask),
                 self._weight(combos, critical & combos.mask),
             )
+            if self._segments.get(segment.id) != figure:  # unchanged: keep the object, so
+                self._segments[segment.id] = figure  # what is cached by identity stays valid
 
     # -- root causes ----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from correlator.core.snapshot import (
     IncidentSeverity,
     IncidentSnapshot,
     IncidentStatus,
+    ServiceEntry,
     ServiceImpact,
 )
 from correlator.core.timefmt import MINUTE, Millis
@@ -32,6 +33,21 @@ class IncidentSettings:
     sev1_fraction: Fraction = Fraction(1, 10)
     combination_bound: int = 4096
     seed: int = 0
+
+
+ServiceKey = tuple[float, float, int, int]
+"""Where a business service sits in an incident's list: most affected first (see publication)."""
+
+
+@dataclass(slots=True)
+class ServiceOrder:
+    """An incident's service entries sorted by their keys, as of evaluation `serial`."""
+
+    serial: int
+    keys: list[ServiceKey]
+    entries: list[ServiceEntry]
+    key_of: dict[str, ServiceKey]
+    published: tuple[ServiceEntry, ...]
 
 
 @dataclass(slots=True)
@@ -69,6 +85,9 @@ class Incident:
     member_order: tuple[set[str], list[str]] = field(default_factory=lambda: (set(), []))
     """The members when last sorted, and that sort (file order): a storm adds a member or two
     per step to an incident of thousands, so the order is updated, not sorted again."""
+    service_order: ServiceOrder | None = None
+    """Its business-service entries in published order, and the evaluation they are of:
+    updated by the services that evaluation changed, not sorted again (see publication.py)."""
 
     @property
     def active(self) -> bool:

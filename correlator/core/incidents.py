@@ -63,7 +63,7 @@ class IncidentTracker:
         """Problems in no incident: new ones, and unattached ones."""
         self._touched: set[str] = set()
         """Components whose health record changed since the last step."""
-        self._segments_for: tuple[Evaluation, tuple[SegmentImpact, ...]] = (EMPTY, ())
+        self._segments_for: dict[int, tuple[Evaluation, tuple[SegmentImpact, ...]]] = {}
         """The last evaluation's segment figures as published."""
         self._unattached_at: tuple[int, int] = (-1, -1)
         """The evaluator's (reach epoch, version) when `unattached` was found."""
@@ -241,9 +241,9 @@ class IncidentTracker:
             int, tuple[ServiceFigure, tuple[float, float, int, int], ServiceEntry]
         ] = {}
         self._component_entries: dict[str, tuple[ComponentHealth, bool, ComponentEntry]] = {}
-        self._segments_for = (EMPTY, ())
+        self._segments_for = {}
         self._segment_entries: dict[
-            str, tuple[SegmentFigure, tuple[tuple[int, int, str], SegmentImpact] | None]
+            int, tuple[SegmentFigure, tuple[tuple[int, int, str], SegmentImpact] | None]
         ] = {}
         self._users: dict[str, list[int]] = {}
         for segment in topology.segments:

@@ -16,7 +16,7 @@ from correlator.core.alone import alone_figures, alone_figures_of
 from correlator.core.evaluator import Evaluator
 from correlator.core.figures import EMPTY, Evaluation, ProblemState, ServiceFigure, round_half_up
 from correlator.core.health import ComponentHealth
-from correlator.core.incident import Incident, StepResult
+from correlator.core.incident import Incident, ServiceKey, ServiceOrder, StepResult
 from correlator.core.presentation import (
     incident_title,
     segment_impact,
@@ -130,9 +130,7 @@ def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
             ComponentEntry(c.id, c.name, c.kind, "healthy", c.root_cause, c.owner, c.runbook, 0, ())
             for c in inc.last_components
         )
-    cached = [service_entry(t, f) for f in ev.services.values()]
-    cached.sort(key=lambda c: c[0])
-    service_entries = tuple(c[1] for c in cached)
+    service_entries = services_in_order(t, inc, ev)
     names = frozenset(ev.services)
     if names != inc.services or len(inc.services_sorted) != len(names):
         inc.services = names
@@ -178,9 +176,42 @@ def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
     )
 
 
-def service_entry(
-    t: IncidentTracker, f: ServiceFigure
-) -> tuple[tuple[float, float, int, int], ServiceEntry]:
+def services_in_order(
+    t: IncidentTracker, inc: Incident, ev: Evaluation
+) -> tuple[ServiceEntry, ...]:
+    """The incident's business-service entries, most affected first. Updated from the order of
+    the evaluation before when `ev` says what changed since (a storm's incident has thousands
+    of services and a step changes a few), sorted whole otherwise."""
+    known = inc.service_order
+    if known is not None and ev.serial:
+        if known.serial == ev.serial:
+            return known.published
+        if ev.previous_serial == known.serial and len(ev.services_changed) <= 256:
+            keys, entries, key_of = known.keys, known.entries, known.key_of
+            for sid in ev.services_changed:
+                old = key_of.pop(sid, None)
+                if old is not None:
+                    i = bisect.bisect_left(keys, old)
+                    del keys[i], entries[i]
+                figure = ev.services.get(sid)
+                if figure is not None:
+                    key, entry = service_entry(t, figure)
+                    i = bisect.bisect_left(keys, key)
+                    keys.insert(i, key)
+                    entries.insert(i, entry)
+                    key_of[sid] = key
+            known.serial = ev.serial
+            known.published = tuple(entries)
+            return known.published
+    cached = sorted((service_entry(t, f) for f in ev.services.values()), key=lambda c: c[0])
+    keys = [key for key, _ in cached]
+    entries = [entry for _, entry in cached]
+    key_of = {entry.id: key for key, entry in cached}
+    inc.service_order = ServiceOrder(ev.serial, keys, entries, key_of, tuple(entries))
+    return inc.service_order.published
+
+
+def service_entry(t: IncidentTracker, f: ServiceFigure) -> tuple[ServiceKey, ServiceEntry]:
     """A figure's place in an incident's list and its entry (cached per figure object)."""
     known = t._service_entries.get(id(f))
     if known is not None and known[0] is f:
@@ -197,24 +228,31 @@ def service_entry(
 
 
 def segment_figures(t: IncidentTracker, ev: Evaluation) -> tuple[SegmentImpact, ...]:
-    """Segment figures as published, computed once per evaluation."""
-    if t._segments_for[0] is ev:
-        return t._segments_for[1]
+    """Segment figures as published, computed once per evaluation (each incident's and the
+    global one alternate within a step)."""
+    done = t._segments_for.get(id(ev))
+    if done is not None and done[0] is ev:
+        return done[1]
     known = t._segment_entries
+    if len(known) > 65536:
+        known.clear()
     entries = []
     for figure in ev.segments.values():  # the segments touched, not every segment
-        cached = known.get(figure.id)
+        cached = known.get(id(figure))
         if cached is None or cached[0] is not figure:  # figures are replaced, never changed
             impact = segment_impact(t.topology, figure)
-            cached = known[figure.id] = (
+            cached = known[id(figure)] = (
                 figure,
                 None if impact is None else (segment_order(impact), impact),
             )
         if cached[1] is not None:
             entries.append(cached[1])
     entries.sort()  # keys are unique (they end with the id): impacts are never compared
-    t._segments_for = (ev, tuple(impact for _, impact in entries))
-    return t._segments_for[1]
+    if len(t._segments_for) > 64:  # each keeps its evaluation alive
+        t._segments_for.clear()
+    published = tuple(impact for _, impact in entries)
+    t._segments_for[id(ev)] = (ev, published)
+    return published
 
 
 def component_entry(t: IncidentTracker, component: str, root: bool) -> ComponentEntry:

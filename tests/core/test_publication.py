@@ -1,0 +1,64 @@
+"""Publication caches: what is updated step by step equals what is built from scratch."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from correlator.core.evaluator import Evaluator
+from correlator.core.figures import ProblemState
+from correlator.core.incident import Incident
+from correlator.core.incidents import IncidentTracker
+from correlator.core.publication import segment_figures, services_in_order
+from correlator.core.topology_parse import parse_topology
+from correlator.synthetic import generate_topology
+
+LARGE = parse_topology(generate_topology(1500, seed=11), "synthetic-1500")
+LARGE_COMPONENTS = [n.id for n in LARGE.components]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(LARGE_COMPONENTS),
+            st.sampled_from(["down", "degraded", "healthy"]),
+            min_size=1,
+            max_size=12,
+        ),
+        min_size=2,
+        max_size=8,
+    )
+)
+def test_service_order_updated_step_by_step_equals_a_fresh_sort(
+    steps: list[dict[str, ProblemState | str]],
+) -> None:
+    """An incident's business services, kept in order from the services each evaluation
+    changed, are those sorted whole; and a figure left unchanged keeps its segment entry."""
+    tracker = IncidentTracker(LARGE)
+    evaluator = Evaluator(LARGE)
+    followed = Incident("inc-followed", 0)
+    problems: dict[str, ProblemState] = {}
+    updated = expected = last_serial = 0
+    for step in steps:
+        for component, state in step.items():
+            if state == "healthy":
+                problems.pop(component, None)
+            else:
+                problems[component] = state  # type: ignore[assignment]
+        ev = evaluator.evaluate(dict(problems), root_causes=True)
+        before = followed.service_order
+        if before is not None and before.serial in (ev.serial, ev.previous_serial):
+            updated += 1
+        if last_serial and ev.serial:  # neither empty: the chain of evaluations is unbroken
+            expected += 1
+        last_serial = ev.serial
+        incremental = services_in_order(tracker, followed, ev)
+        fresh = services_in_order(tracker, Incident("inc-fresh", 0), ev)
+        assert incremental == fresh
+        assert [s.id for s in fresh] == [s.id for s in fresh if s.id in ev.services]
+        assert {s.id for s in fresh} == set(ev.services)
+        assert list(segment_figures(tracker, ev)) == sorted(
+            segment_figures(tracker, ev), key=lambda s: (-s.affected, -s.degraded, s.id)
+        )
+    assert updated == expected  # served from the order before whenever there was one
