@@ -168,7 +168,7 @@ class Evaluator:
             dirty_services = {n for n in self._scope if is_service[n]} | set(self._svc_scope)
         everything = keys_grew or hits_changed
         services_changed = self._service_figures(dirty_services)
-        self._segment_figures(dirty_services, everything)
+        segments_changed = self._segment_figures(dirty_services, everything)
 
         if root_causes:
             self._root_causes(dirty_nodes, changed, everything or not self._roots_valid)
@@ -194,6 +194,7 @@ class Evaluator:
             serial=next(_SERIALS),
             previous_serial=previous.serial if previous.serial else -1,
             services_changed=frozenset(services_changed),
+            segments_changed=frozenset(segments_changed),
         )
         return self._last
 
@@ -607,8 +608,11 @@ class Evaluator:
             changed.add(sid)
         return changed
 
-    def _segment_figures(self, services: set[str], everything: bool) -> None:
+    def _segment_figures(self, services: set[str], everything: bool) -> set[str]:
+        """Figures of the segments that use `services`; returns the ids whose figure changed
+        (appeared, changed or gone)."""
         topo = self.topology
+        changed: set[str] = set()
         if everything:
             indexes: Iterable[int] = range(len(topo.segments))
         else:
@@ -619,7 +623,8 @@ class Evaluator:
             used = [s for s in segment.uses if s in self._services]
             if not used:
                 self._segment_scope.pop(i, None)
-                self._segments.pop(segment.id, None)
+                if self._segments.pop(segment.id, None) is not None:
+                    changed.add(segment.id)
                 continue
             scope = 0
             for s in used:
@@ -650,6 +655,8 @@ class Evaluator:
             )
             if self._segments.get(segment.id) != figure:  # unchanged: keep the object, so
                 self._segments[segment.id] = figure  # what is cached by identity stays valid
+                changed.add(segment.id)
+        return changed
 
     # -- root causes ----------------------------------------------------------------------------
 

@@ -87,6 +87,8 @@ class Evaluation:
     services_changed: frozenset[str] = field(default=frozenset(), compare=False)
     """Services whose figure differs from evaluation `previous_serial`'s (appeared, changed or
     gone): lets a consumer of consecutive evaluations skip comparing every service."""
+    segments_changed: frozenset[str] = field(default=frozenset(), compare=False)
+    """Segments whose figure differs from evaluation `previous_serial`'s, likewise."""
 
     @cached_property
     def customers_affected(self) -> int:

@@ -6,6 +6,7 @@ Functions over the tracker's state; `place` is the grouping part of one step.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from typing import TYPE_CHECKING
 
 from correlator.core.figures import Evaluation
@@ -83,10 +84,11 @@ def place(
     order = topo.order
     # Problems found unattached last step stay so unless their reaches may have changed.
     epoch, _, changed = dropped
-    if (epoch, version - 1) == t._unattached_at:
-        settled = {p for p in t.unattached if p in t._unplaced and p not in changed}
+    if (epoch, version - 1) == t._unattached_at:  # in file order, as `t.unattached` is
+        kept = [p for p in t.unattached if p in t._unplaced and p not in changed]
     else:
-        settled = set()
+        kept = []
+    settled = set(kept)
     t._unattached_at = (epoch, version)
     new = sorted(t._unplaced - settled, key=order.__getitem__)
     degraded_only: list[str] = []
@@ -120,8 +122,8 @@ def place(
             degraded_only.append(p)
     for group in overlapping_groups(degraded_only, g.degraded_reach):
         reopen_or_open(t, group, now, special)
-    if settled:
-        unattached = sorted(settled.union(unattached), key=order.__getitem__)
+    if kept:  # two lists in file order, no problem in both: merged, not sorted again
+        unattached = list(heapq.merge(kept, unattached, key=order.__getitem__))
     t.unattached = tuple(unattached)
     for inc in active(t):
         reach(inc)  # remember the last non-empty reach for joins while pending

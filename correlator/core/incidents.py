@@ -64,6 +64,11 @@ class IncidentTracker:
         self._touched: set[str] = set()
         """Components whose health record changed since the last step."""
         self._segments_for: dict[int, tuple[Evaluation, tuple[SegmentImpact, ...]]] = {}
+        self._segment_chains: dict[
+            int,
+            tuple[list[tuple[int, int, str]], list[SegmentImpact], dict[str, tuple[int, int, str]]],
+        ] = {}
+        """Published segment order per evaluation serial, for the next evaluation to update."""
         """The last evaluation's segment figures as published."""
         self._unattached_at: tuple[int, int] = (-1, -1)
         """The evaluator's (reach epoch, version) when `unattached` was found."""
@@ -242,6 +247,7 @@ class IncidentTracker:
         ] = {}
         self._component_entries: dict[str, tuple[ComponentHealth, bool, ComponentEntry]] = {}
         self._segments_for = {}
+        self._segment_chains = {}
         self._segment_entries: dict[
             int, tuple[SegmentFigure, tuple[tuple[int, int, str], SegmentImpact] | None]
         ] = {}

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 from correlator.core import grouping
 from correlator.core.alone import alone_figures, alone_figures_of
 from correlator.core.evaluator import Evaluator
-from correlator.core.figures import EMPTY, Evaluation, ProblemState, ServiceFigure, round_half_up
+from correlator.core.figures import (
+    EMPTY,
+    Evaluation,
+    ProblemState,
+    SegmentFigure,
+    ServiceFigure,
+    round_half_up,
+)
 from correlator.core.health import ComponentHealth
 from correlator.core.incident import Incident, ServiceKey, ServiceOrder, StepResult
 from correlator.core.presentation import (
@@ -228,31 +235,61 @@ def service_entry(t: IncidentTracker, f: ServiceFigure) -> tuple[ServiceKey, Ser
 
 
 def segment_figures(t: IncidentTracker, ev: Evaluation) -> tuple[SegmentImpact, ...]:
-    """Segment figures as published, computed once per evaluation (each incident's and the
-    global one alternate within a step)."""
+    """Segment figures as published, most affected first; computed once per evaluation (each
+    incident's and the global one alternate within a step), and updated from the order of the
+    evaluation before by the segments `ev` changed when that order is at hand."""
     done = t._segments_for.get(id(ev))
     if done is not None and done[0] is ev:
         return done[1]
-    known = t._segment_entries
-    if len(known) > 65536:
-        known.clear()
-    entries = []
-    for figure in ev.segments.values():  # the segments touched, not every segment
-        cached = known.get(id(figure))
-        if cached is None or cached[0] is not figure:  # figures are replaced, never changed
-            impact = segment_impact(t.topology, figure)
-            cached = known[id(figure)] = (
-                figure,
-                None if impact is None else (segment_order(impact), impact),
-            )
-        if cached[1] is not None:
-            entries.append(cached[1])
-    entries.sort()  # keys are unique (they end with the id): impacts are never compared
+    chains = t._segment_chains
+    chain = chains.pop(ev.previous_serial, None) if ev.serial else None
+    if chain is not None and len(ev.segments_changed) <= 256:
+        keys, impacts, key_of = chain
+        for sid in ev.segments_changed:
+            old = key_of.pop(sid, None)
+            if old is not None:
+                i = bisect.bisect_left(keys, old)
+                del keys[i], impacts[i]
+            figure = ev.segments.get(sid)
+            entry = None if figure is None else _segment_entry(t, figure)
+            if entry is not None:
+                i = bisect.bisect_left(keys, entry[0])
+                keys.insert(i, entry[0])
+                impacts.insert(i, entry[1])
+                key_of[sid] = entry[0]
+    else:
+        entries = [e for f in ev.segments.values() if (e := _segment_entry(t, f)) is not None]
+        entries.sort()  # keys are unique (they end with the id): impacts are never compared
+        keys = [key for key, _ in entries]
+        impacts = [impact for _, impact in entries]
+        key_of = {impact.id: key for key, impact in entries}
+    if ev.serial:
+        if len(chains) > 64:
+            chains.clear()
+        chains[ev.serial] = (keys, impacts, key_of)
     if len(t._segments_for) > 64:  # each keeps its evaluation alive
         t._segments_for.clear()
-    published = tuple(impact for _, impact in entries)
+    published = tuple(impacts)
     t._segments_for[id(ev)] = (ev, published)
     return published
+
+
+def _segment_entry(
+    t: IncidentTracker, figure: SegmentFigure
+) -> tuple[tuple[int, int, str], SegmentImpact] | None:
+    """A segment figure's place in the list and its published entry; None when nobody in the
+    segment is affected or degraded (cached per figure object)."""
+    known = t._segment_entries
+    cached = known.get(id(figure))
+    if cached is None or cached[0] is not figure:  # figures are replaced, never changed
+        if len(known) > 65536:
+            known.clear()
+        impact = segment_impact(t.topology, figure)
+        cached = known[id(figure)] = (
+            figure,
+            None if impact is None else (segment_order(impact), impact),
+        )
+    return cached[1]
 
 
 def component_entry(t: IncidentTracker, component: str, root: bool) -> ComponentEntry:

@@ -34,7 +34,7 @@ def test_service_order_updated_step_by_step_equals_a_fresh_sort(
     steps: list[dict[str, ProblemState | str]],
 ) -> None:
     """An incident's business services, kept in order from the services each evaluation
-    changed, are those sorted whole; and a figure left unchanged keeps its segment entry."""
+    changed, are those sorted whole; so are its segments, kept likewise."""
     tracker = IncidentTracker(LARGE)
     evaluator = Evaluator(LARGE)
     followed = Incident("inc-followed", 0)
@@ -58,7 +58,10 @@ def test_service_order_updated_step_by_step_equals_a_fresh_sort(
         assert incremental == fresh
         assert [s.id for s in fresh] == [s.id for s in fresh if s.id in ev.services]
         assert {s.id for s in fresh} == set(ev.services)
-        assert list(segment_figures(tracker, ev)) == sorted(
-            segment_figures(tracker, ev), key=lambda s: (-s.affected, -s.degraded, s.id)
-        )
+        segments = segment_figures(tracker, ev)
+        assert segments == segment_figures(IncidentTracker(LARGE), ev)  # built whole
+        assert list(segments) == sorted(segments, key=lambda s: (-s.affected, -s.degraded, s.id))
+        assert {s.id for s in segments} == {
+            sid for sid, f in ev.segments.items() if f.affected or f.degraded
+        }
     assert updated == expected  # served from the order before whenever there was one
