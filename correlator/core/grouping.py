@@ -5,8 +5,8 @@ Functions over the tracker's state; `place` is the grouping part of one step.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-import heapq
 from typing import TYPE_CHECKING
 
 from correlator.core.figures import Evaluation
@@ -122,8 +122,10 @@ def place(
             degraded_only.append(p)
     for group in overlapping_groups(degraded_only, g.degraded_reach):
         reopen_or_open(t, group, now, special)
-    if kept:  # two lists in file order, no problem in both: merged, not sorted again
-        unattached = list(heapq.merge(kept, unattached, key=order.__getitem__))
+    if kept:  # two lists in file order, no problem in both: the few new ones inserted
+        for p in unattached:
+            bisect.insort(kept, p, key=order.__getitem__)
+        unattached = kept
     t.unattached = tuple(unattached)
     for inc in active(t):
         reach(inc)  # remember the last non-empty reach for joins while pending
