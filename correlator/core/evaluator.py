@@ -29,7 +29,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 
 from correlator.core.combinations import (
@@ -136,14 +136,25 @@ class Evaluator:
         *,
         reach: bool = False,
         root_causes: bool = False,
+        since_last: Collection[str] | None = None,
     ) -> Evaluation:
-        """Evaluate `problems` (component id -> own state); unknown ids are ignored."""
+        """Evaluate `problems` (component id -> own state); unknown ids are ignored.
+
+        `since_last`, when given, is the caller's promise that only those ids may differ from
+        the `problems` of its previous call and that every id is the topology's: a storm's
+        thousands of problems are then not compared one by one each step.
+        """
         nodes = self.topology.nodes
-        if problems.keys() <= nodes.keys():  # set operations on the views run in C
+        if since_last is not None:
             wanted = dict(problems)
+            before = self.problems
+            differ = {c for c in since_last if wanted.get(c) != before.get(c)}
         else:
-            wanted = {c: s for c, s in problems.items() if c in nodes}
-        differ = {c for c, _ in wanted.items() ^ self.problems.items()}
+            if problems.keys() <= nodes.keys():  # set operations on the views run in C
+                wanted = dict(problems)
+            else:
+                wanted = {c: s for c, s in problems.items() if c in nodes}
+            differ = {c for c, _ in wanted.items() ^ self.problems.items()}
         order = self.topology.order
         changed = sorted(differ, key=order.__getitem__)
         if (

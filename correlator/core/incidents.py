@@ -58,6 +58,9 @@ class IncidentTracker:
         self._summary: ImpactSummary | None = None
         self._alone: dict[tuple[str, ProblemState], tuple[int, int]] = {}
         self.problems: dict[str, ProblemState] = {}
+        self._since_eval: set[str] | None = None
+        """Components whose problem state may have changed since the global evaluation (None:
+        unknown, the evaluator compares them all)."""
         """Components whose own health is down or degraded (kept with `health`)."""
         self._unplaced: set[str] = set()
         """Problems in no incident: new ones, and unattached ones."""
@@ -91,6 +94,8 @@ class IncidentTracker:
         for record in records:
             c = record.id
             self._touched.add(c)
+            if self._since_eval is not None:
+                self._since_eval.add(c)
             if record.state == "healthy" and record.alert_count == 0:
                 self.health.pop(c, None)
             else:
@@ -136,7 +141,10 @@ class IncidentTracker:
         self._maintenance_step(now)
         # Root causes too: when one incident holds every problem (a storm), its own figures are
         # these.
-        g = self.evaluator.evaluate(problems, reach=True, root_causes=True)
+        g = self.evaluator.evaluate(
+            problems, reach=True, root_causes=True, since_last=self._since_eval
+        )
+        self._since_eval = set()
         self.global_eval = g
         special, merged_now = grouping.place(self, g, now)
         result = StepResult()
@@ -269,4 +277,5 @@ class IncidentTracker:
         self.problems = {
             c: h.state for c, h in self.health.items() if h.state != "healthy" and c in nodes
         }
+        self._since_eval = None  # the evaluator compares the whole set once
         self._unplaced = {p for p in self.problems if p not in self.member_of}

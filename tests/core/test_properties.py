@@ -237,3 +237,34 @@ def test_incremental_equals_reference_at_scale(steps: list[dict[str, ProblemStat
         incremental = evaluator.evaluate(grown, reach=True, root_causes=True)
         reference = ReferenceEvaluator(LARGE).evaluate(grown, reach=True, root_causes=True)
         assert _plain(incremental) == _plain(reference)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(LARGE_COMPONENTS),
+            st.sampled_from(["down", "degraded", "healthy"]),
+            min_size=1,
+            max_size=30,
+        ),
+        min_size=2,
+        max_size=5,
+    )
+)
+def test_told_what_changed_the_evaluator_gives_the_same(steps: list[dict[str, str]]) -> None:
+    """`since_last` (the ids that may have changed) spares comparing every problem; the
+    evaluations are those of an evaluator that compares them all."""
+    told, compares = Evaluator(LARGE), Evaluator(LARGE)
+    problems: dict[str, ProblemState] = {}
+    for step in steps:
+        for component, state in step.items():
+            if state == "healthy":
+                problems.pop(component, None)
+            else:
+                problems[component] = state  # type: ignore[assignment]
+        got = told.evaluate(problems, reach=True, root_causes=True, since_last=set(step))
+        want = compares.evaluate(dict(problems), reach=True, root_causes=True)
+        assert _plain(got) == _plain(want)
+        assert got.services_changed == want.services_changed
+        assert got.segments_changed == want.segments_changed
