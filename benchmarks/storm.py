@@ -1,4 +1,6 @@
-"""The core in a storm: 100 to 5,000 components failing on 10,000- and 50,000-component topologies.
+"""The core in a storm: 100 to 5,000 components failing on 10,000- and 50,000-component topologies
+(`correlator.synthetic`), and on a 12,000-component layered mesh of another shape
+(`benchmarks/_mesh.py`).
 
 Each storm is a whole `correlator replay --summary` in a child process (topology loading
 included), so its wall time and peak RSS are its own. Figures are printed next to the baseline
@@ -8,6 +10,7 @@ at most double the time: the `×prev` column is the ratio to the storm half its 
 
     python -m benchmarks storm                 # every case, 3 runs each (minutes)
     python -m benchmarks.storm --quick         # 10k only, one run each
+    python -m benchmarks.storm --topology estate.yaml   # random storms on your own topology
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 import orjson
 import yaml
 
+from benchmarks._mesh import generate_mesh
 from correlator.core.alerts import Alert
 from correlator.core.engine import Engine
 from correlator.core.evaluator import Evaluator
@@ -36,10 +40,11 @@ from correlator.topology_files import load_topology
 T0 = datetime.datetime(2026, 3, 14, 14, 0, tzinfo=datetime.UTC)
 
 
-def _write_topology(directory: Path, components: int, seed: int) -> Path:
-    path = directory / f"topology-{components}.yaml"
+def _write_topology(directory: Path, components: int, seed: int, shape: str = "synthetic") -> Path:
+    path = directory / f"topology-{shape}-{components}.yaml"
     if not path.exists():
-        path.write_text(yaml.safe_dump(generate_topology(components, seed=seed), sort_keys=False))
+        make = generate_mesh if shape == "mesh" else generate_topology
+        path.write_text(yaml.safe_dump(make(components, seed=seed), sort_keys=False))
     return path
 
 
@@ -135,54 +140,76 @@ def _alert(component: str, at: int) -> Alert:
     )
 
 
-def _cases(quick: bool) -> list[tuple[int, str, int]]:
-    cases = [(10_000, "random", n) for n in (100, 250, 500, 1_000, 2_000)]
-    cases.append((10_000, "cell-1+cell-2", 5_000))
+STORM_SIZES = (100, 250, 500, 1_000, 2_000, 5_000)
+
+
+def _cases(quick: bool) -> list[tuple[str, str, int]]:
+    cases = [("10,000", "random", n) for n in STORM_SIZES[:5]]
+    cases.append(("10,000", "cell-1+cell-2", 5_000))
     if not quick:
-        cases.append((10_000, "random", 5_000))
-        cases += [(50_000, "random", n) for n in (1_000, 2_500, 5_000)]
+        cases.append(("10,000", "random", 5_000))
+        cases += [("50,000", "random", n) for n in (1_000, 2_500, 5_000)]
+        cases += [("mesh 12,000", "random", n) for n in STORM_SIZES[:4]]
     return cases
+
+
+def _load(path: Path, label: str) -> tuple[Path, Topology, float]:
+    start = time.perf_counter()
+    topology = load_topology(path)
+    loaded = time.perf_counter() - start
+    print(
+        f"topology {label}: {len(topology.nodes):,} nodes, "
+        f"{path.stat().st_size / 1e6:.1f} MB, loaded in {loaded:.2f} s"
+    )
+    return path, topology, loaded
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.storm")
     parser.add_argument("--quick", action="store_true", help="10k cases only, one run each")
     parser.add_argument("--runs", type=int, default=None, help="runs per case (default 3)")
+    parser.add_argument(
+        "--topology",
+        type=Path,
+        default=None,
+        help="random storms of 100 to 5,000 problems on this topology, not the synthetic ones",
+    )
     args = parser.parse_args(argv if argv is not None else [])
     runs = args.runs or (1 if args.quick else 3)
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; {runs} run(s) each")
     with tempfile.TemporaryDirectory(prefix="correlator-storm-") as tmp:
         directory = Path(tmp)
-        topologies: dict[int, tuple[Path, Topology, float]] = {}
-        for components, seed in ((10_000, 1), (50_000, 2)):
-            if args.quick and components > 10_000:
-                continue
-            path = _write_topology(directory, components, seed)
-            start = time.perf_counter()
-            topology = load_topology(path)
-            loaded = time.perf_counter() - start
-            topologies[components] = (path, topology, loaded)
-            print(
-                f"topology {components:,} components: {len(topology.nodes):,} nodes, "
-                f"{path.stat().st_size / 1e6:.1f} MB of YAML, loaded in {loaded:.2f} s"
-            )
-        _, ten_k, _ = topologies[10_000]
-        changes = [_one_change(ten_k, 50) for _ in range(runs)]
+        topologies: dict[str, tuple[Path, Topology, float]] = {}
+        if args.topology is not None:
+            label = args.topology.name
+            topologies[label] = _load(args.topology, label)
+            size = sum(1 for _ in topologies[label][1].components)
+            cases = [(label, "random", n) for n in STORM_SIZES if n <= size]
+        else:
+            for components, seed, shape in ((10_000, 1, ""), (50_000, 2, ""), (12_000, 7, "mesh")):
+                if args.quick and components > 10_000:
+                    continue
+                label = f"{shape} {components:,}".strip()
+                path = _write_topology(directory, components, seed, shape or "synthetic")
+                topologies[label] = _load(path, label)
+            cases = _cases(args.quick)
+        first, one, _ = next(iter(topologies.values()))
+        changes = [_one_change(one, 50) for _ in range(runs)]
         print(
-            "one health change, 50 open problems, 10k components: median "
+            f"one health change, 50 open problems, {first.name}: median "
             + ", ".join(f"{c:.2f}" for c in changes)
             + " ms"
         )
         print()
         print(
-            f"{'topology':>9} {'storm':>14} {'problems':>8} {'wall s':>16} {'peak MiB':>9} "
+            f"{'topology':>14} {'storm':>14} {'problems':>8} {'wall s':>16} {'peak MiB':>9} "
             f"{'ms/problem':>10} {'baseline s':>10} {'×baseline':>9} {'×prev':>6}"
         )
-        previous: dict[tuple[int, str], float] = {}
-        for components, kind, size in _cases(args.quick):
-            path, topology, _ = topologies[components]
+        previous: dict[tuple[str, str], tuple[int, float]] = {}
+        for label, kind, size in cases:
+            path, topology, _ = topologies[label]
             failing = _storm(topology, kind, size, seed=42)
-            alerts = directory / f"storm-{components}-{kind}-{size}.jsonl"
+            alerts = directory / f"storm-{len(topology.nodes)}-{kind}-{size}.jsonl"
             _write_storm(alerts, failing, seed=42)
             walls, peaks = [], []
             for _ in range(runs):
@@ -192,12 +219,15 @@ def main(argv: list[str] | None = None) -> None:
             base = _baseline(topology, failing)
             best = min(walls)
             grow = ""
-            key = (components, kind)
+            key = (label, kind)
             if key in previous:
-                grow = f"{best / previous[key]:.2f}"
-            previous[key] = best
+                was_size, was_best = previous[key]
+                grow = f"{best / was_best:.2f}"
+                if len(failing) != 2 * was_size:
+                    grow += f" (×{len(failing) / was_size:g})"
+            previous[key] = (len(failing), best)
             print(
-                f"{components:>9,} {kind:>14} {len(failing):>8,} "
+                f"{label:>14} {kind:>14} {len(failing):>8,} "
                 f"{'/'.join(f'{w:.1f}' for w in walls):>16} {max(peaks):>9.0f} "
                 f"{best / len(failing) * 1000:>10.2f} {base:>10.2f} {best / base:>9.1f} {grow:>6}"
             )
