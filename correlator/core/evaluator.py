@@ -29,7 +29,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 
 from correlator.core.combinations import (
@@ -846,8 +846,15 @@ class Evaluator:
             return [n for n in near if n in carried]
         return [n for n in carried if n in near]
 
-    def _continue(self, found: ReachSearch, stack: list[str], states: Mapping[str, int]) -> None:
-        """Propagate the carried masks from `stack` until nothing grows."""
+    def _continue(
+        self,
+        found: ReachSearch,
+        stack: list[str],
+        states: Mapping[str, int],
+        stop: Callable[[str], bool] | None = None,
+    ) -> None:
+        """Propagate the carried masks from `stack` until nothing grows, or until `stop`
+        (called with each business service reached) says enough."""
         carried = found.carried
         down_only = found.down_only
         edges = self._edges
@@ -887,10 +894,38 @@ class Evaluator:
                             scope = self._scope.get(y)
                             if scope is not None and after & self._combos_of(scope).mask:
                                 services.add(y)
+                                if stop is not None and stop(y):
+                                    return
 
     def _edges_of(self, x: str) -> list[tuple[str, Entry, str, int]]:
         """The entries naming `x`: (dependent, entry, kind, keys under which `x` is in play)."""
         return [(y, e, e.kind, self._in_play(e, x)) for y, e in self.g.uses.get(x, ())]
+
+    def cuts_off(self, p: str, targets: Sequence[frozenset[str]]) -> tuple[bool, list[bool]]:
+        """Is `p`'s down-reach non-empty, and which of `targets` (sets of business services)
+        does it meet? The search stops as soon as both are known, so a problem inside a
+        storm's region is not walked through the whole region (not cached; `reach` is)."""
+        cached = self._down_reach.get(p)
+        if cached is not None:
+            return bool(cached), [not cached.isdisjoint(t) for t in targets]
+        hit = [False] * len(targets)
+        start = self._down.get(p, 0) if p in self.problems else 0
+        if not start:
+            return False, hit
+        left = len(targets)
+
+        def met(service: str) -> bool:
+            nonlocal left
+            for i, target in enumerate(targets):
+                if not hit[i] and service in target:
+                    hit[i] = True
+                    left -= 1
+            return not left
+
+        found = ReachSearch(True, self._reach_epoch)
+        found.carried[p] = start
+        self._continue(found, [p], self._down, met)
+        return bool(found.services), hit
 
     def _reach_of(self, p: str, *, down_only: bool) -> tuple[frozenset[str], Iterable[str]]:
         """Business services joined to `p` by a path of down (or bad) nodes in one combination."""

@@ -93,11 +93,16 @@ def place(
     new = sorted(t._unplaced - settled, key=order.__getitem__)
     degraded_only: list[str] = []
     unattached: list[str] = []
+    cutting: set[str] = set()  # new problems with a down-reach
     for p in new:
-        p_down = g.down_reach.get(p, frozenset())
-        if not p_down:
+        now_active = active(t)
+        # Which incidents' reaches p's down-reach meets: its search stops once that is known
+        # (inside a storm's region, at the first service; not a walk through the region).
+        cuts, meets = evaluator.cuts_off(p, [reach(inc) for inc in now_active])
+        if not cuts:
             continue
-        candidates = [inc for inc in active(t) if reach(inc) & p_down]
+        candidates = [inc for inc, met in zip(now_active, meets, strict=True) if met]
+        cutting.add(p)
         if candidates:
             target = candidates[0]
             add(t, target, p)
@@ -106,7 +111,7 @@ def place(
         else:
             reopen_or_open(t, [p], now, special)
     for p in new:
-        if g.down_reach.get(p):
+        if p in cutting:
             continue
         p_degraded = g.degraded_reach.get(p, frozenset())
         if not p_degraded:

@@ -268,3 +268,31 @@ def test_told_what_changed_the_evaluator_gives_the_same(steps: list[dict[str, st
         assert _plain(got) == _plain(want)
         assert got.services_changed == want.services_changed
         assert got.segments_changed == want.segments_changed
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(LARGE_COMPONENTS),
+        st.sampled_from(["down", "degraded"]),
+        min_size=1,
+        max_size=40,
+    ),
+    st.lists(
+        st.frozensets(st.sampled_from([n.id for n in LARGE.business_services]), max_size=6),
+        max_size=4,
+    ),
+)
+def test_a_search_that_stops_early_answers_as_the_whole_reach(
+    problems: dict[str, ProblemState], targets: list[frozenset[str]]
+) -> None:
+    """`cuts_off` (stops once it knows) agrees with the down-reach searched whole, for every
+    problem, whether or not that reach was searched before."""
+    stops, whole = Evaluator(LARGE), Evaluator(LARGE)
+    stops.evaluate(problems, reach=True)
+    ev = whole.evaluate(problems, reach=True)
+    for p in problems:
+        reach = ev.down_reach[p]
+        want = (bool(reach), [not reach.isdisjoint(t) for t in targets])
+        assert stops.cuts_off(p, targets) == want
+        assert whole.cuts_off(p, targets) == want  # answered from the reach now cached
