@@ -771,17 +771,27 @@ class Evaluator:
         cache = self._down_reach if down_only else self._bad_reach
         found = cache.get(p)
         if found is None:
-            slot = self._slot.get(p)
-            if slot is None:
-                slot = self._slot[p] = len(self._slot_owner)
-                self._slot_owner.append(p)
             found, visited = self._reach_of(p, down_only=down_only)
-            cache[p] = found
-            bit = 1 << slot
-            seen_by = self._seen_by
-            for n in visited:
-                seen_by[n] = seen_by.get(n, 0) | bit
+            self._remember(p, cache, found, visited)
         return found
+
+    def _remember(
+        self,
+        p: str,
+        cache: dict[str, frozenset[str]],
+        found: frozenset[str],
+        visited: Iterable[str],
+    ) -> None:
+        """Cache `p`'s reach, forgotten when a node its search went through changes."""
+        slot = self._slot.get(p)
+        if slot is None:
+            slot = self._slot[p] = len(self._slot_owner)
+            self._slot_owner.append(p)
+        cache[p] = found
+        bit = 1 << slot
+        seen_by = self._seen_by
+        for n in visited:
+            seen_by[n] = seen_by.get(n, 0) | bit
 
     def search(
         self, sources: set[str], down_only: bool, previous: ReachSearch | None = None
@@ -925,6 +935,8 @@ class Evaluator:
         found = ReachSearch(True, self._reach_epoch)
         found.carried[p] = start
         self._continue(found, [p], self._down, met)
+        if left or not found.services:  # never stopped early: searched whole, its reach
+            self._remember(p, self._down_reach, frozenset(found.services), found.carried)
         return bool(found.services), hit
 
     def _reach_of(self, p: str, *, down_only: bool) -> tuple[frozenset[str], Iterable[str]]:
