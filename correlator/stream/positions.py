@@ -8,13 +8,16 @@ window go into the stream's queue and advance the fetch loop's read offset, then
 again after the seek are dropped as below the read offset ("DROPPED MESSAGE ROFF"). A record
 lost that way is never applied by anyone: the alerts of a whole batch disappeared.
 
-So the alert-state and health stages keep, per partition, the next offset to apply, learned
-from the broker (the group's committed offset, never below the earliest offset kept) when they
-get the partition, and apply a record iff it is that offset (`step`):
+The alert-state and health stages therefore keep, per partition, the next offset to apply,
+learned from the broker (the group's committed offset, never below the earliest offset kept)
+when they get the partition, and apply a record iff it is that offset (`step`):
 - below it: a repeat of a record applied already; dropped, never acknowledged;
 - above it: records before it were lost on the way; dropped too, and the partition is sought
-  back to the expected offset (again after `RESEEK_AFTER` if what arrives is still ahead: a
-  fetch in flight can move Faust's read offset past the seek once more).
+  back to the expected offset (once; again after `RESEEK_AFTER` if only later records come).
+Faust's read offset is not used for these topics (`faust_kafka._ReadOffsets`): every fetched
+record reaches the stage, which alone decides. (With it, the seek back raced the fetch in
+flight: those records moved the read offset past the seek again, and the stage waited forever
+for a record Faust kept dropping.)
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from correlator.stream.kafka_io import start_offsets
 
 log = logging.getLogger("correlator.stream")
 
-RESEEK_AFTER = 1.0
-"""Seconds after a seek back before records still ahead of the expected offset seek again."""
+RESEEK_AFTER = 5.0
+"""Seconds after a seek back before records still ahead of the expected offset seek again
+(records fetched before the seek keep arriving for a moment; a seek is rarely needed twice)."""
 
 
 class Step(enum.Enum):
