@@ -26,6 +26,7 @@ from correlator.stream.assignment import (
 )
 from correlator.stream.context import StageContext
 from correlator.stream.ordering import Held, OrderedInputs, done
+from correlator.stream.positions import InputPositions
 from correlator.stream.tables import alert_state_table
 from correlator.stream.topics import partition_for
 from correlator.wire import (
@@ -77,9 +78,12 @@ def register(app: Any, ctx: StageContext) -> None:
     waiting: OrderedInputs[tuple[Alert, Origin | None]] = OrderedInputs(sources=1)
     ctx.waiting.append(waiting)
 
+    positions = InputPositions(app, config, ctx.topics.keyed)
+
     def drop(partition: int) -> None:
         drop_partition(parts, partition)
         waiting.drop(partition)
+        positions.drop(partition)
 
     busy = asyncio.Lock()  # one event (or tick) at a time; a revocation waits for it
     on_revoked(app, ctx.topics.keyed, drop, busy)
@@ -109,7 +113,7 @@ def register(app: Any, ctx: StageContext) -> None:
         # time, then are applied in that order (a backlog as if live); see `ordering`. One
         # event at a time: tables are written in the context of the current event, and what
         # is released belongs to its partition.
-        await apply_in_turn(app, stream, busy, apply_event)
+        await apply_in_turn(app, stream, busy, positions, apply_event)
 
     async def apply_event(event: Any) -> None:
         started = time.perf_counter()

@@ -1,13 +1,15 @@
 """Which input partitions this worker holds right now, and keeping a stage's state in step
 with them across rebalances.
 
-Three rules (issue 9, each a way a rebalance lost or reordered records before):
+Four rules (issue 9, each a way a rebalance lost or reordered records before):
 - a partition's state is dropped only once the event in progress has finished, table writes
   included, and those writes are flushed before Faust recovers the tables (`on_revoked`);
 - an event fetched before the latest rebalance is never applied nor acknowledged (`stale`): its
   partition is read again from the committed offset, in order;
 - a partition is rebuilt from its table only when the tables of the current assignment are
-  recovered (`recovered`), never from a table still being read.
+  recovered (`recovered`), never from a table still being read;
+- of a partition's records only the next one is applied, from the group's committed offset on
+  (`correlator.stream.positions`): Faust may lose or repeat records around an assignment.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from correlator.stream.positions import InputPositions
 
 
 def assigned(app: Any, topic: str) -> set[int]:
@@ -53,16 +57,28 @@ def skip_stale(event: Any) -> None:
 
 
 async def apply_in_turn(
-    app: Any, stream: Any, busy: asyncio.Lock, apply: Callable[[Any], Awaitable[None]]
+    app: Any,
+    stream: Any,
+    busy: asyncio.Lock,
+    positions: InputPositions,
+    apply: Callable[[Any], Awaitable[None]],
 ) -> None:
     """A stage's agent loop: one event at a time under `busy` (a revocation waits for it),
-    stale events skipped unacknowledged, the others given to `apply`."""
+    stale events skipped unacknowledged, and of the others only the next record of each
+    partition (`positions`) given to `apply`: a repeat or a record past a lost one is dropped
+    (and the partition read again from the expected offset)."""
     async for event in stream.events():
         async with busy:
             if stale(app, event):
                 skip_stale(event)
                 continue
+            if not await positions.admit(event, assigned(app, positions.topic)):
+                continue
+            if stale(app, event):  # a rebalance began while the positions were read
+                skip_stale(event)
+                continue
             await apply(event)
+            positions.applied(event)
 
 
 def on_revoked(

@@ -85,6 +85,8 @@ def check_tuning_support() -> None:
     for name in ("_acked", "_acked_index", "_committed_offset", "_gap", "_unacked_messages"):
         if not _uses(base.__init__, name):
             raise _missing("Faust's Consumer", f"{name} (read by the commit rule)")
+    if not _uses(base.__init__, "_read_offset") or not _uses(base._drain_messages, "_read_offset"):
+        raise _missing("Faust's Consumer", "_read_offset (replaced for in-order topics)")
     if not _uses(base._filter_committable_offsets, "_new_offset"):
         raise _missing("Faust's Consumer", "_new_offset (replaced by the commit rule)")
     if not _uses(faust.App.on_rebalance_end, "rebalancing"):
@@ -134,7 +136,30 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         return None if consumer is None else _read(consumer)
 
 
+class _ReadOffsets(dict[Any, int | None]):
+    """Faust's read offset per partition (the last record handed to the streams): its fetch
+    loop drops a record below it and notes a gap when a record jumps past it. Around an
+    assignment that loses records (`correlator.stream.positions`): records fetched before the
+    seek to the committed offsets advance it and are cleared from the stream queues, and the
+    same records fetched again after the seek are dropped. For the topics whose stages apply
+    each partition strictly in offset order it reads as unknown, so every fetched record is
+    handed on and the stage drops the repeats itself."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__()
+        self.app = app
+
+    def __getitem__(self, tp: Any) -> int | None:
+        if tp.topic in getattr(self.app, "in_order_topics", ()):
+            return None
+        return self.get(tp)
+
+
 class _Consumer(driver.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_offset = _ReadOffsets(self.app)
+
     def ack(self, message: Any) -> bool:
         """An acknowledgement counts only for a record fetched in the current generation and
         while records flow. Faust acknowledges the records its streams skip while flow control
@@ -158,6 +183,11 @@ class _Consumer(driver.Consumer):
         if not acked:
             return None
         gaps = self._gap[tp]
+        if gaps and tp.topic in getattr(self.app, "in_order_topics", ()):
+            # Faust notes a gap when a delivery jumps past records it dropped or cleared
+            # around an assignment (`correlator.stream.positions`). These topics are neither
+            # compacted nor transactional: every offset is a record, read again and applied.
+            gaps.clear()
         if gaps:  # offsets that will never be delivered (compaction, transaction markers)
             for interval in gaps.overlap(0, max(acked)):
                 acked.extend(range(interval.begin, interval.end))
@@ -198,6 +228,12 @@ class CorrelatorApp(faust.App):
     """`faust.App` whose consumer fetches with a wait of `fetch_wait_ms` milliseconds."""
 
     fetch_wait_ms: int = DEFAULT_FETCH_WAIT_MS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_order_topics: set[str] = set()
+        """Input topics whose stages apply each partition strictly in offset order
+        (`correlator.stream.positions`): Faust's gaps never count as acknowledged there."""
 
     def _new_transport(self) -> Any:
         check_tuning_support()

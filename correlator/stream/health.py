@@ -24,6 +24,7 @@ from correlator.stream.assignment import (
 )
 from correlator.stream.context import StageContext
 from correlator.stream.ordering import Held, OrderedInputs, done
+from correlator.stream.positions import InputPositions
 from correlator.stream.tables import component_alerts_table
 from correlator.stream.topics import partition_for
 from correlator.wire import (
@@ -55,9 +56,12 @@ def register(app: Any, ctx: StageContext) -> None:
     waiting: OrderedInputs[tuple[TransitionIn, Origin | None]] = OrderedInputs(sources=n)
     ctx.waiting.append(waiting)
 
+    positions = InputPositions(app, config, topics.transitions)
+
     def drop(partition: int) -> None:
         drop_partition(parts, partition)
         waiting.drop(partition)
+        positions.drop(partition)
 
     busy = asyncio.Lock()  # one event (or rebuild) at a time; a revocation waits for it
     on_revoked(app, topics.transitions, drop, busy)
@@ -101,7 +105,7 @@ def register(app: Any, ctx: StageContext) -> None:
         # Transitions wait in `waiting` until every alert-state partition has passed their
         # event time, then are applied in that order; see `ordering`. One event at a time, as
         # in the alert-state stage.
-        await apply_in_turn(app, stream, busy, apply_event)
+        await apply_in_turn(app, stream, busy, positions, apply_event)
 
     async def apply_event(event: Any) -> None:
         started = time.perf_counter()

@@ -98,6 +98,30 @@ async def committed_offset(config: WorkerConfig, group: str, topic: str, partiti
     return offset or 0
 
 
+async def start_offsets(
+    config: WorkerConfig, group: str, topic: str, partitions: set[int]
+) -> dict[int, int]:
+    """Per partition of `topic`, the offset consumer group `group` resumes from: its committed
+    offset, or the earliest offset kept when nothing is committed or retention deleted past
+    it. Asking joins no group."""
+    from aiokafka import TopicPartition
+
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer = config.kafka.consumer(group_id=group, enable_auto_commit=False)
+    try:
+        await consumer.start()
+        earliest = await consumer.beginning_offsets(tps)
+        out = {}
+        for tp in tps:
+            committed = await consumer.committed(tp)
+            out[tp.partition] = max(committed or 0, earliest[tp])
+    except Exception as exc:
+        raise BrokerError(f"cannot read the offsets of {group} on {topic}: {exc!r}") from exc
+    finally:
+        await consumer.stop()
+    return out
+
+
 async def read_until(
     config: WorkerConfig,
     topic: str,

@@ -171,7 +171,7 @@ async def dump_run(config: WorkerConfig, want: list[Any], dump: Path) -> None:
     }
     for name, topic in hops.items():
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=config.bootstrap,
+            bootstrap_servers=config.kafka.bootstrap,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
