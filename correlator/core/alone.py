@@ -14,8 +14,9 @@ one. `tests/core/test_alone.py` checks both ways agree.
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -85,16 +86,88 @@ def alone_figures_of(
     """(customers affected, customers degraded) of one root alone, split members included:
     the combinations are those of every division the root's upstream hits, enumerated whole
     (each figure the evaluator gives over a smaller scope is the same sum, marginalised). None
-    when there are more than `bound` of them (the evaluator would sample)."""
+    when there are more than `bound` of them (the evaluator would sample).
+
+    Where it was degraded it is found from what each node reaches (`_Closures`, built once per
+    topology), not from a pass over the root's upstream; where it is down, by propagation from
+    the root through the nodes that go down."""
     g = graph_of(topology)
     if root not in topology.nodes:
         return None
+    c = _closures(topology)
+    if not c.usable:
+        return _alone_by_pass(topology, root, state, bound)
+    # The split members upstream (through other split entries too): the divisions hit.
+    reached = c.up[root] & c.split_bits
+    seen, todo = 0, reached
+    while todo:
+        low = todo & -todo
+        todo ^= low
+        seen |= low
+        for y, _, _ in c.gates[c.ids[low.bit_length() - 1]]:
+            todo |= c.up[y] & c.split_bits & ~seen
+    hit: dict[str, set[str]] = {}
+    for i in _bits(seen):
+        for division_hit, part_hit in g.tokens[c.ids[i]]:
+            hit.setdefault(division_hit, set()).add(part_hit)
+    combinations = _combinations(topology, hit, bound)
+    if combinations is None:
+        return None
+    keys, part_mask = combinations
+    full = (1 << len(keys)) - 1
+    # Degraded: an OR along every path from the root, AND-ing the part of each split entry on
+    # it; every target (business service or split member) reached without one gets `full`.
+    bad = dict.fromkeys(_bits(c.up[root]), full)
+    pending = [i for i in bad if c.split_bits >> i & 1]
+    while pending:
+        m = pending.pop()
+        mask = bad[m]
+        for y, division, part in c.gates[c.ids[m]]:
+            carry = part_mask.get((division, part), 0) & mask
+            if not carry:
+                continue
+            for t in _bits(c.up[y]):
+                before = bad.get(t, 0)
+                if carry | before != before:
+                    bad[t] = carry | before
+                    if c.split_bits >> t & 1:
+                        pending.append(t)
+    ids = c.ids
+    services = {ids[t]: mask for t, mask in bad.items() if g.is_service[ids[t]]}
+    down = _down_alone(g, root, full, part_mask) if state == "down" else {}
+    return _figures(topology, keys, services.keys(), down, services)
+
+
+def _alone_by_pass(
+    topology: Topology, root: str, state: ProblemState, bound: int
+) -> tuple[int, int] | None:
+    """`alone_figures_of` as one pass over the root's whole upstream (a cycle through a split
+    entry defeats the closures)."""
+    g = graph_of(topology)
     region = topology.upstream([root])
     hit: dict[str, set[str]] = {}
     for n in region:
         for division_hit, part_hit in g.tokens.get(n, ()):
             hit.setdefault(division_hit, set()).add(part_hit)
-    # Every combination of the hit divisions: each hit part alone, the others as one rest.
+    combinations = _combinations(topology, hit, bound)
+    if combinations is None:
+        return None
+    keys, part_mask = combinations
+    full = (1 << len(keys)) - 1
+    own = _Own({root: full} if state == "down" else {}, {root: full}, full, part_mask, region)
+    down: dict[str, int] = {}
+    bad: dict[str, int] = {}
+    for s, members in _sccs_in_order(topology, region):
+        _evaluate(g, s, members, own, down, bad, full)
+    return _figures(topology, keys, region, down, bad)
+
+
+def _combinations(
+    topology: Topology, hit: Mapping[str, set[str]], bound: int
+) -> tuple[list[tuple[dict[str, str], Fraction]], dict[tuple[str, str], int]] | None:
+    """Every combination of the hit divisions (each hit part alone, the others as one rest)
+    with its weight, and per (division, part) the bits of the combinations in it; None past
+    `bound`."""
     keys: list[tuple[dict[str, str], Fraction]] = [({}, Fraction(1))]
     for division_id in sorted(hit):
         division = topology.divisions[division_id]
@@ -114,12 +187,17 @@ def alone_figures_of(
         for division_id, part in key.items():
             if part:
                 part_mask[(division_id, part)] = part_mask.get((division_id, part), 0) | 1 << i
-    full = (1 << len(keys)) - 1
-    own = _Own({root: full} if state == "down" else {}, {root: full}, full, part_mask, region)
-    down: dict[str, int] = {}
-    bad: dict[str, int] = {}
-    for s, members in _sccs_in_order(topology, region):
-        _evaluate(g, s, members, own, down, bad, full)
+    return keys, part_mask
+
+
+def _figures(
+    topology: Topology,
+    keys: list[tuple[dict[str, str], Fraction]],
+    region: Iterable[str],
+    down: Mapping[str, int],
+    bad: Mapping[str, int],
+) -> tuple[int, int]:
+    """Customers affected and degraded, from the masks of the region's business services."""
     denominator = math.lcm(*(w.denominator for _, w in keys))
     numerators = [w.numerator * (denominator // w.denominator) for _, w in keys]
     affected = degraded = 0
@@ -130,6 +208,104 @@ def alone_figures_of(
         affected += whole
         degraded += round_half_up(segment.customers * (a + d)) - whole
     return affected, degraded
+
+
+@dataclass(frozen=True, slots=True)
+class _Closures:
+    """What each node reaches upward without passing a `split` entry, as a bit mask over the
+    targets (business services and members of split entries), and per split member the split
+    entries naming it: the root-alone figures read these instead of walking an upstream."""
+
+    ids: list[str]
+    """Bit position -> target node."""
+    up: dict[str, int]
+    split_bits: int
+    gates: dict[str, list[tuple[str, str, str]]]
+    """Split member -> (dependent, division, part) per part it serves."""
+    usable: bool
+    """False when a cycle runs through a split entry (then the closures are not exact)."""
+
+
+def _closures(topology: Topology) -> _Closures:
+    cached = topology._index.get("alone_closures")
+    if isinstance(cached, _Closures):
+        return cached
+    g = graph_of(topology)
+    scc = topology.scc
+    targets = [n for n in g.order if g.is_service[n] or n in g.tokens]
+    bit = {n: 1 << i for i, n in enumerate(targets)}
+    split_bits = 0
+    for n in g.tokens:
+        split_bits |= bit[n]
+    gates: dict[str, list[tuple[str, str, str]]] = {n: [] for n in g.tokens}
+    usable = True
+    up: dict[str, int] = {}
+    for s in sorted(g.scc_members, key=g.scc_rank.__getitem__, reverse=True):
+        members = g.scc_members[s]
+        mask = 0
+        for n in members:
+            mask |= bit.get(n, 0)
+            for y, entry in g.uses.get(n, ()):
+                if entry.kind == "split":
+                    if scc[y] == s:
+                        usable = False
+                    for part, m in zip(entry.parts, entry.members, strict=True):
+                        if m == n:
+                            gates[n].append((y, entry.division, part))
+                elif scc[y] != s:
+                    mask |= up[y]
+        for n in members:
+            up[n] = mask
+    closures = _Closures(targets, up, split_bits, gates, usable)
+    topology._index["alone_closures"] = closures
+    return closures
+
+
+def _down_alone(
+    g: EvaluationGraph, root: str, full: int, part_mask: Mapping[tuple[str, str], int]
+) -> dict[str, int]:
+    """Per node, the combinations in which a root that is down, alone, cuts it off. A node is
+    down only when one of its members is (a quorum never exceeds its group), so only the
+    dependents of down nodes are evaluated, in dependency order (a cycle settles by
+    re-evaluating its members until nothing changes)."""
+    index, uses = g.index, g.uses
+    required, other_entries = g.required, g.other_entries
+    down = {root: full}
+    heap: list[tuple[int, str]] = []
+    queued: set[str] = set()
+    for y, entry in uses.get(root, ()):
+        if entry.kind != "soft" and y not in queued and y != root:
+            queued.add(y)
+            heapq.heappush(heap, (index[y], y))
+    while heap:
+        y = heapq.heappop(heap)[1]
+        queued.discard(y)
+        d = 0
+        for m in required[y]:
+            d |= down.get(m, 0)
+        for entry in other_entries[y]:
+            kind = entry.kind
+            if kind == "any":
+                all_down = full
+                for m in entry.members:
+                    all_down &= down.get(m, 0)
+                    if not all_down:
+                        break
+                d |= all_down
+            elif kind == "quorum":
+                d |= _too_few_up(entry, down, full)
+            elif kind == "split":
+                for part, m in zip(entry.parts, entry.members, strict=True):
+                    d |= part_mask.get((entry.division, part), 0) & down.get(m, 0)
+        d &= full
+        if d == down.get(y, 0):
+            continue
+        down[y] = d
+        for z, entry in uses.get(y, ()):
+            if entry.kind != "soft" and z not in queued and z != root:
+                queued.add(z)
+                heapq.heappush(heap, (index[z], z))
+    return down
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +366,7 @@ def _evaluate(
 
 
 def _segments(
-    topology: Topology, region: set[str], down: Mapping[str, int], bad: Mapping[str, int]
+    topology: Topology, region: Iterable[str], down: Mapping[str, int], bad: Mapping[str, int]
 ) -> Iterator[tuple[Segment, int, int]]:
     """Each segment a region's service is in: the bits where it is cut off, and where it is
     only degraded."""

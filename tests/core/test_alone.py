@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks._mesh import generate_mesh
 from correlator.core.alone import alone_figures, alone_figures_of
 from correlator.core.evaluator import Evaluator
 from correlator.core.figures import ProblemState
 from correlator.core.topology import Topology
+from correlator.core.topology_parse import parse_topology
 from tests.core.test_properties import COMPONENTS, LARGE, LARGE_COMPONENTS, TOPO
 
 
@@ -106,3 +109,64 @@ def test_one_root_with_its_combinations_at_scale() -> None:
         assert got == (ev.customers_affected, ev.customers_degraded), root
         through_splits += not exact_here(LARGE, root)
     assert through_splits > 20  # the case the one-pass worlds leave out is well covered
+
+
+MESH = parse_topology(generate_mesh(1_200, seed=3), "mesh-1200")
+MESH_COMPONENTS = [n.id for n in MESH.components]
+
+
+def test_one_root_on_a_layered_mesh_equals_the_evaluator() -> None:
+    """Another shape (`benchmarks/_mesh.py`: deep, densely connected, splits by region and by
+    shard on the business services): the figures found from each node's closure are the
+    evaluator's."""
+    rng = random.Random(21)
+    for root in rng.sample(MESH_COMPONENTS, 80):
+        state: ProblemState = rng.choice(["down", "degraded"])
+        got = alone_figures_of(MESH, root, state, 4096)
+        ev = Evaluator(MESH).evaluate({root: state})
+        assert got == (ev.customers_affected, ev.customers_degraded), root
+
+
+CYCLE_THROUGH_SPLIT = parse_topology(
+    {
+        "apiVersion": "correlator/v1",
+        "name": "cycle-through-split",
+        "divisions": [{"id": "cell", "name": "Cell", "shares": {"a": 0.5, "b": 0.25, "c": 0.25}}],
+        "segments": [
+            {"id": "everyone", "name": "Everyone", "customers": 1000, "uses": ["shop", "pay"]}
+        ],
+        "business_services": [
+            {"id": "shop", "name": "Shop", "tier": 1, "depends_on": ["router"]},
+            {"id": "pay", "name": "Pay", "tier": 1, "depends_on": [{"soft": ["ledger"]}]},
+        ],
+        "components": [
+            {"id": "db-a", "kind": "database"},
+            {"id": "db-b", "kind": "database"},
+            {"id": "db-c", "kind": "database"},
+            # router -> split of cells -> app-a -> router: a cycle through a split entry
+            {
+                "id": "router",
+                "kind": "service",
+                "depends_on": [
+                    {"split": {"by": "cell", "members": {"a": "app-a", "b": "db-b", "c": "db-c"}}}
+                ],
+            },
+            {"id": "app-a", "kind": "service", "depends_on": ["db-a", {"soft": ["router"]}]},
+            {"id": "ledger", "kind": "service", "depends_on": ["router"]},
+        ],
+    },
+    "cycle-through-split",
+)
+
+
+@pytest.mark.parametrize("root", ["db-a", "db-b", "app-a", "router", "ledger"])
+@pytest.mark.parametrize("state", ["down", "degraded"])
+def test_a_cycle_through_a_split_entry_still_gets_the_evaluators_figures(
+    root: str, state: ProblemState
+) -> None:
+    """The closures cannot be used when a cycle runs through a split entry: the pass over the
+    root's upstream answers instead, with the same figures."""
+    got = alone_figures_of(CYCLE_THROUGH_SPLIT, root, state, 4096)
+    ev = Evaluator(CYCLE_THROUGH_SPLIT).evaluate({root: state})
+    assert got == (ev.customers_affected, ev.customers_degraded)
+    assert got != (0, 0) or root == "ledger"
