@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from correlator.errors import BrokerError
 from correlator.stream.config import WorkerConfig
 from correlator.stream.kafka_io import start_offsets
 
@@ -90,7 +91,14 @@ class InputPositions:
         partition, offset = message.partition, message.offset
         if partition not in self.expected:
             unknown = (partitions | {partition}) - self.expected.keys()
-            learned = await start_offsets(self.config, self.config.app_id, self.topic, unknown)
+            try:
+                learned = await start_offsets(self.config, self.config.app_id, self.topic, unknown)
+            except BrokerError as exc:
+                # Not applied: the next record asks again, finds this one missing and
+                # seeks back to it.
+                log.warning("%s: %s; record %d left for later", self.topic, exc, offset)
+                disown(event)
+                return False
             self.expected.update(learned)
             log.info("%s: applying from offsets %s", self.topic, dict(sorted(learned.items())))
         expected = self.expected[partition]
