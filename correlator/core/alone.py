@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from correlator.core.evaluation_graph import EvaluationGraph, graph_of
-from correlator.core.evaluator import _too_few_up
+from correlator.core.evaluator import _all_down, _too_few_up
 from correlator.core.figures import ProblemState, round_half_up
 from correlator.core.topology import Segment, Topology
 
@@ -286,12 +286,7 @@ def _down_alone(
         for entry in other_entries[y]:
             kind = entry.kind
             if kind == "any":
-                all_down = full
-                for m in entry.members:
-                    all_down &= down.get(m, 0)
-                    if not all_down:
-                        break
-                d |= all_down
+                d |= _all_down(entry.members, down, full)
             elif kind == "quorum":
                 d |= _too_few_up(entry, down, full)
             elif kind == "split":
@@ -409,12 +404,7 @@ def _value(
         for m in entry.members:
             bad |= bads.get(m, 0)
         if kind == "any":
-            all_down = full
-            for m in entry.members:
-                all_down &= downs.get(m, 0)
-                if not all_down:
-                    break
-            down |= all_down
+            down |= _all_down(entry.members, downs, full)
         elif kind == "quorum":
             down |= _too_few_up(entry, downs, full)
     return down, bad | down

@@ -412,12 +412,7 @@ class Evaluator:
                     scope |= scopes.get(m, 0)
                     bad |= bads.get(m, 0)
                 if kind == "any":
-                    all_down = full
-                    for m in members:
-                        all_down &= downs.get(m, 0)
-                        if not all_down:
-                            break
-                    down |= all_down
+                    down |= _all_down(members, downs, full)
                 elif kind == "quorum":
                     down |= _too_few_up(entry, downs, full)
         return scope, down, bad | down
@@ -428,10 +423,7 @@ class Evaluator:
         if kind == "require":
             return downs.get(entry.members[0], 0)
         if kind == "any":
-            all_down = self._full
-            for m in entry.members:
-                all_down &= downs.get(m, 0)
-            return all_down
+            return _all_down(entry.members, downs, self._full)
         if kind == "quorum":
             return _too_few_up(entry, downs, self._full)
         if kind == "split":
@@ -992,6 +984,16 @@ class _Reach(Mapping[str, frozenset[str]]):
 
     def __len__(self) -> int:
         return len(self._problems)
+
+
+def _all_down(members: Sequence[str], downs: Mapping[str, int], full: int) -> int:
+    """Keys under which every one of `members` is down (an `any` entry cuts its node off)."""
+    all_down = full
+    for m in members:
+        all_down &= downs.get(m, 0)
+        if not all_down:
+            break
+    return all_down
 
 
 def _too_few_up(entry: Entry, downs: Mapping[str, int], full: int) -> int:
