@@ -454,8 +454,13 @@ def impact_health(
     )
 
 
-def impact_tick(at: Millis) -> bytes:
-    return dumps({"schema": SCHEMA, "type": "tick", "at": format_time(at)})
+def impact_tick(at: Millis, until: float | None = None) -> bytes:
+    """An idle tick to event time `at`, counting idle wall time up to `until` (seconds since
+    the epoch): the impact clock re-anchors there when it applies the tick."""
+    d: dict[str, Any] = {"schema": SCHEMA, "type": "tick", "at": format_time(at)}
+    if until is not None:
+        d["until"] = round(until, 3)
+    return dumps(d)
 
 
 def impact_heartbeat(source: str, at: Millis, origin: Origin | None = None) -> bytes:

@@ -171,7 +171,7 @@ class ImpactStage:
                 self.lag = max(0.0, time.time() - received / 1000)
             return state.on_health(health_from_dict(d["health"]), wall)
         if kind == "tick":
-            return state.on_tick(parse_time(d["at"]), wall)
+            return state.on_tick(parse_time(d["at"]), _tick_anchor(d.get("until"), wall))
         if kind == "heartbeat":
             return state.on_heartbeat(str(d["source"]), parse_time(d["at"]), wall)
         if kind == "ack":
@@ -230,7 +230,10 @@ class ImpactStage:
             if d.get("type") != "mark":
                 self.last_input = wall
                 held.append(h)
-            step, out = self.take(state, d, h, event.message.timestamp / 1000, wall)
+            # Faust's message timestamp is in seconds already (aiokafka's, read from the log
+            # by the rebuild and `_fill`, in milliseconds): dividing it again made every lease
+            # here 1,000 times longer than in a recomputation.
+            step, out = self.take(state, d, h, event.message.timestamp, wall)
             result.extend(step)
             released.extend(out)
         evaluated = time.perf_counter()
@@ -274,6 +277,14 @@ class ImpactStage:
                 partition = partition_for(record.key, self.ctx.config.partitions)
             out.append((topics.name(record.topic), record.key.encode(), value, partition))
         return out
+
+
+def _tick_anchor(until: Any, wall: float) -> float:
+    """The monotonic time a tick's idle time ran up to (`until`, seconds since the epoch, as
+    written by the tick timer), or `wall` for a tick without it or while recomputing."""
+    if wall == RECOMPUTE_WALL or not isinstance(until, int | float):
+        return wall
+    return min(wall, time.monotonic() - (time.time() - float(until)))
 
 
 def register(app: Any, ctx: StageContext) -> ImpactStage:
@@ -322,8 +333,14 @@ def register(app: Any, ctx: StageContext) -> ImpactStage:
         wall = time.monotonic()
         if wall - stage.last_input < config.tick_interval * 0.9:
             return
-        at = state.clock.idle_time(wall)
+        # Idle time counts only until the slowest health partition was last heard from (a
+        # dead worker's partitions are silent while its caught-up marks are still a lease):
+        # the tick must not run the clock past changes not read yet. It carries that moment,
+        # and the clock re-anchors there, not at the tick's application.
+        now = time.time()
+        until = stage.waiting.idle_until(0, now)
+        at = state.clock.idle_time(wall - (now - until))
         if at is not None:
-            await ctx.send([(topics.impact_input, b"tick", impact_tick(at), 0)])
+            await ctx.send([(topics.impact_input, b"tick", impact_tick(at, until), 0)])
 
     return stage
