@@ -23,7 +23,7 @@ from correlator.stream.assignment import (
     recovered,
 )
 from correlator.stream.context import StageContext
-from correlator.stream.ordering import Held, OrderedInputs, done
+from correlator.stream.ordering import Held, OrderedInputs, done, send_then
 from correlator.stream.positions import InputPositions
 from correlator.stream.tables import component_alerts_table
 from correlator.stream.topics import partition_for
@@ -134,13 +134,16 @@ def register(app: Any, ctx: StageContext) -> None:
             out.extend(one)
         records.extend(publish(out))
         records.extend(forward(partition, wall))
-        # Publish first, then write the table: a crash in between leaves the input
-        # uncommitted, so it is applied (and published) again; never the other way round.
-        await ctx.send(records)
-        for component, fp, written, at in out.writes:
-            table[f"{component}{_SEP}{fp}".encode()] = component_alert_value(written, at)
-        done(released)
-        held.keep()
+        if out.writes:
+            # Publish first, then write the table: a crash in between leaves the input
+            # uncommitted, so it is applied (and published) again; never the other way round.
+            await ctx.send(records)
+            for component, fp, written, at in out.writes:
+                table[f"{component}{_SEP}{fp}".encode()] = component_alert_value(written, at)
+            done(released)
+            held.keep()
+        else:  # nothing to write (mostly marks): the next input need not wait for the broker
+            await send_then(ctx, records, released, held)
         ctx.metrics.stage_seconds.labels("health").observe(time.perf_counter() - started)
 
     # A partition gained in a rebalance is rebuilt (and its health published again) at once,

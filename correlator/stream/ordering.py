@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 from correlator.core.stages import EventTimeOrder, Mark, Origin
 from correlator.core.timefmt import Millis
+from correlator.stream.context import StageContext
 
 T = TypeVar("T")
 
@@ -126,3 +127,22 @@ def done(released: list[tuple[Any, Held]]) -> None:
     """The released items were applied and their outputs sent: acknowledge finished records."""
     for _, held in released:
         held.released_one()
+
+
+async def send_then(
+    ctx: StageContext, records: list[Any], released: list[tuple[Any, Held]], held: Held
+) -> None:
+    """Send an input's outputs without waiting for the broker, when no table write depends on
+    them: the input and the inputs it released are acknowledged once the outputs are (a crash
+    before that reads them again and sends the outputs again)."""
+    held.keep()
+    if not records:
+        done(released)
+        return
+    held.event.message.incref()
+
+    def then() -> None:
+        done(released)
+        held.event.ack()
+
+    await ctx.send_then(records, then)
