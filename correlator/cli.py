@@ -10,19 +10,20 @@ from collections.abc import Sequence
 from correlator import __version__
 from correlator.errors import CorrelatorError
 
-# Each module defines `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
-COMMAND_MODULES = (
-    "correlator.commands.topology",
-    "correlator.commands.replay",
-    "correlator.commands.demo",
-    "correlator.commands.broker",
-    "correlator.commands.worker",
-    "correlator.commands.incidents",
-    "correlator.commands.maintenance",
-    "correlator.commands.simulate",
-    "correlator.commands.generate",
-    "correlator.commands.warroom",
-)
+# Each module defines `register(subparsers)`, which adds its parser and sets `func(args) -> int`;
+# keyed by the command it adds.
+COMMANDS = {
+    "topology": "correlator.commands.topology",
+    "replay": "correlator.commands.replay",
+    "demo": "correlator.commands.demo",
+    "broker": "correlator.commands.broker",
+    "worker": "correlator.commands.worker",
+    "incidents": "correlator.commands.incidents",
+    "maintenance": "correlator.commands.maintenance",
+    "simulate": "correlator.commands.simulate",
+    "topology-generate": "correlator.commands.generate",
+    "warroom": "correlator.commands.warroom",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,19 +33,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or only command `only` (its module alone is imported: the
+    others bring the war room's and the history's libraries, a third of a second)."""
     parser = _Parser(prog="correlator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"correlator {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for command, name in COMMANDS.items():
+        if only is None or command == only:
+            importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # `correlator replay …` needs only replay's parser; anything else (help, a typo) all.
+    parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
+    args = parser.parse_args(words)
     try:
         code: int = args.func(args)
     except CorrelatorError as exc:

@@ -794,7 +794,9 @@ class Evaluator:
         the evaluations since only added trouble: a storm then costs the new edges, not the
         region. After a recovery, a key-space change or a gap, it starts over.
         """
-        sources = {p for p in sources if p in self.problems}
+        # Set operations run in C: an incident of thousands of members is continued every
+        # step, so nothing here walks all its sources in Python.
+        sources = self.problems.keys() & sources
         epoch, version = self._reach_epoch, self._version
         if (
             previous is not None
@@ -807,17 +809,21 @@ class Evaluator:
             )
         ):
             found = previous
-            stack = [p for p in sources if p not in found.sources]
+            added = sources - found.sources
+            # A source's own state changes only where the last evaluation changed something.
+            grew = added if found.version == version else added | (self._last_dirty & sources)
+            stack = list(added)
             if found.version != version:
                 stack.extend(self._frontier(found.carried))
         else:
             found = ReachSearch(down_only, epoch)
+            grew = sources
             stack = list(sources)
         found.version = version
         found.sources = frozenset(sources)
         states = self._down if down_only else self._bad
         carried = found.carried
-        for p in sources:
+        for p in grew:
             carried[p] = carried.get(p, 0) | states.get(p, 0)
         self._continue(found, stack, states)
         return found
