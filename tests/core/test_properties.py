@@ -296,3 +296,36 @@ def test_a_search_that_stops_early_answers_as_the_whole_reach(
         want = (bool(reach), [not reach.isdisjoint(t) for t in targets])
         assert stops.cuts_off(p, targets) == want
         assert whole.cuts_off(p, targets) == want  # answered from the reach now cached
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(LARGE_COMPONENTS),
+        st.sampled_from(["down", "degraded"]),
+        min_size=2,
+        max_size=40,
+    ),
+    st.lists(st.lists(st.integers(0, 39), max_size=8), min_size=1, max_size=5),
+    st.booleans(),
+)
+def test_a_continued_search_finds_what_a_search_from_scratch_finds(
+    start: dict[str, ProblemState], steps: list[list[int]], down_only: bool
+) -> None:
+    """An incident's reach search is continued from one step to the next (only its new
+    sources and what the last evaluation changed are looked at again); it reaches the same
+    business services as a search started over while its problems worsen and get better
+    (degraded and down in turn, the same components: no new region, so it is continued)."""
+    evaluator = Evaluator(LARGE)
+    problems = dict(start)
+    ids = sorted(problems, key=LARGE.order.__getitem__)
+    evaluator.evaluate(dict(problems), reach=True)
+    previous = evaluator.search(set(problems), down_only)
+    for step in steps:
+        for i in step:
+            c = ids[i % len(ids)]
+            problems[c] = "degraded" if problems[c] == "down" else "down"
+        evaluator.evaluate(dict(problems), reach=True)
+        continued = evaluator.search(set(problems), down_only, previous)
+        assert continued.services == evaluator.search(set(problems), down_only).services
+        previous = continued
