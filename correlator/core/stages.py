@@ -461,10 +461,18 @@ class EventTimeOrder(Generic[T]):
         self._marks: dict[tuple[int, int], tuple[Mark, float]] = {}
         self._heap: list[tuple[Millis, int, Origin | None, T]] = []
         self._seq = 0
+        self._offsets: dict[int, list[int]] = {}
+        """Per raw partition, the offsets of the inputs waiting (a heap; released ones are
+        dropped when they reach its top): `progress` needs their lowest without a walk over
+        everything waiting (a backlog holds many thousands)."""
+        self._gone: dict[tuple[int, int], int] = {}
+        """(raw partition, offset) -> inputs released but still in `_offsets`."""
 
     def push(self, t: Millis, origin: Origin | None, item: T) -> None:
         heapq.heappush(self._heap, (t, self._seq, origin, item))
         self._seq += 1
+        if origin is not None:
+            heapq.heappush(self._offsets.setdefault(origin.partition, []), origin.offset)
 
     def mark(self, source: int, raw: int, marks: Iterable[tuple[int, Mark]], wall: float) -> None:
         """`source` passed on raw partitions `(r, mark)`, out of `raw` raw partitions."""
@@ -505,8 +513,27 @@ class EventTimeOrder(Generic[T]):
                 if passed is None or passed[0] <= origin.offset:
                     break
             heapq.heappop(self._heap)
+            if origin is not None:
+                key = (origin.partition, origin.offset)
+                self._gone[key] = self._gone.get(key, 0) + 1
             out.append(item)
         return out
+
+    def _lowest_waiting(self, raw: int) -> int | None:
+        """The lowest offset of raw partition `raw` among the inputs waiting."""
+        offsets = self._offsets.get(raw)
+        gone = self._gone
+        while offsets:
+            key = (raw, offsets[0])
+            left = gone.get(key)
+            if not left:
+                return offsets[0]
+            if left == 1:
+                del gone[key]
+            else:
+                gone[key] = left - 1
+            heapq.heappop(offsets)
+        return None
 
     def progress(self, wall: float) -> list[tuple[int, Mark]] | None:
         """This partition's own marks to pass on: what every path passed it, minus what still
@@ -514,18 +541,15 @@ class EventTimeOrder(Generic[T]):
         per_raw = self._per_raw(wall)
         if per_raw is None:
             return None
-        waiting: dict[int, int] = {}
-        for _, _, origin, _ in self._heap:
-            if origin is not None:
-                waiting[origin.partition] = min(
-                    waiting.get(origin.partition, origin.offset), origin.offset
-                )
-        oldest = min((t for t, _, _, _ in self._heap), default=None)
+        oldest = self._heap[0][0] if self._heap else None
         out = []
         for r, (offset, read, up) in sorted(per_raw.items()):
             if oldest is not None:
                 read = min(read, oldest)
-            out.append((r, Mark(min(offset, waiting.get(r, offset)), read, up and not self._heap)))
+            lowest = self._lowest_waiting(r)
+            if lowest is not None:
+                offset = min(offset, lowest)
+            out.append((r, Mark(offset, read, up and not self._heap)))
         return out
 
     def heard(self) -> float | None:

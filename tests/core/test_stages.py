@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from correlator.core.alerts import Alert
 from correlator.core.engine import EngineSettings
@@ -117,3 +121,63 @@ def test_idle_time_counts_only_until_the_slowest_path_was_last_heard_from() -> N
     order.mark(0, 2, [(1, Mark(7, T0, caught_up=True))], wall=11.5)  # 0's owner fell silent
     assert order.heard() == 10.0
     assert order.progress(wall=11.9) == [(0, Mark(3, T0, True)), (1, Mark(7, T0, True))]
+
+
+_ops = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("push"),
+            st.integers(0, 30),
+            st.none() | st.tuples(st.integers(0, 2), st.integers(0, 40)),
+        ),
+        st.tuples(
+            st.just("mark"),
+            st.integers(0, 1),
+            st.tuples(st.integers(0, 2), st.integers(0, 45), st.integers(0, 35), st.booleans()),
+        ),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ops)
+def test_the_marks_passed_on_are_those_of_what_still_waits(ops: list[tuple[Any, ...]]) -> None:
+    """`progress` (kept per raw partition, not found by a walk over everything waiting) equals
+    the marks worked out from the inputs still waiting, after any pushes, marks and releases."""
+    order: EventTimeOrder[int] = EventTimeOrder(sources=2, lease=2.0)
+    waiting: dict[int, tuple[int, Origin | None]] = {}
+    heard: dict[tuple[int, int], Mark] = {}  # (path, raw partition) -> its latest mark
+    if ops and ops[0][0] == "mark":  # most runs start with every path heard (else none)
+        for path in range(2):
+            for r in range(3):
+                heard[(path, r)] = Mark(0, T0, False)
+                order.mark(path, 3, [(r, heard[(path, r)])], wall=0.0)
+    for n, (kind, a, b) in enumerate(ops):
+        if kind == "push":
+            origin = None if b is None else Origin(*b)
+            order.push(T0 + a, origin, n)
+            waiting[n] = (T0 + a, origin)
+        else:
+            r, offset, read, up = b
+            heard[(a, r)] = Mark(offset, T0 + read, up)
+            order.mark(a, 3, [(r, heard[(a, r)])], wall=0.0)
+        for item in order.release(wall=0.0):
+            del waiting[item]
+        got = order.progress(wall=0.0)
+        if len(heard) < 6:  # not every path has passed on every raw partition yet
+            assert got is None
+            continue
+        oldest = min((t for t, _ in waiting.values()), default=None)
+        want = []
+        for r in range(3):
+            paths = [heard[(path, r)] for path in range(2)]
+            lowest = [o.offset for _, o in waiting.values() if o is not None and o.partition == r]
+            read = min(m.read for m in paths)
+            mark = Mark(
+                min([*(m.offset for m in paths), *lowest]),
+                read if oldest is None else min(read, oldest),
+                all(m.caught_up for m in paths) and not waiting,
+            )
+            want.append((r, mark))
+        assert got == want
