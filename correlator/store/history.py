@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,16 +138,26 @@ def upgrade_schema(engine: Engine, shown: str, *, check_only: bool = False) -> N
                 conn.execute(sql_text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
 
 
+CREATE_ATTEMPTS = 8
+
+
 def _create_tables(engine: Engine) -> None:
-    """Create missing tables. Several workers starting at once race to create them: the loser
-    finds them created meanwhile, which is what it wanted."""
-    try:
-        SQLModel.metadata.create_all(engine)
-    except SQLAlchemyError:
-        missing = set(SQLModel.metadata.tables) - set(sa_inspect(engine).get_table_names())
-        if missing:
-            raise
-        log.debug("history tables were created by another process meanwhile")
+    """Create missing tables. Several workers starting at once race to create them: one that
+    finds a table (or index) created meanwhile tries again, skipping what exists now, until
+    every one is there. (Checking once was not enough: the other process may still be between
+    its first table and its last.)"""
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except SQLAlchemyError:
+            missing = set(SQLModel.metadata.tables) - set(sa_inspect(engine).get_table_names())
+            if attempt == CREATE_ATTEMPTS - 1:
+                if missing:
+                    raise
+                return
+            log.debug("history tables being created by another process; trying again")
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -267,3 +271,31 @@ def test_planned_work_is_a_column_and_older_databases_are_upgraded(
             "inc-planned": False,
             "inc-old": False,
         }
+
+
+_OPEN_AT = """
+import sys, time
+from correlator.store import open_store
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+open_store(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_workers_starting_at_once_all_open_a_new_database(db_url: str, attempt: int) -> None:
+    """Several workers started together on one new history database race to create its
+    tables; every one of them opens it (one used to exit with "table incident already
+    exists" while another was between its first table and its last)."""
+    start_at = time.time() + 3.0  # every process imported and waiting by then
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT, db_url, str(start_at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    results = [(p.wait(60), p.stderr.read() if p.stderr else "") for p in procs]
+    assert [code for code, _ in results] == [0] * 6, [err[-300:] for _, err in results]
+    assert {"incident", "incident_event"} <= set(sa_inspect(open_store(db_url)).get_table_names())
