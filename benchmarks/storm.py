@@ -1,6 +1,6 @@
 """The core in a storm: 100 to 5,000 components failing on 10,000- and 50,000-component topologies
-(`correlator.synthetic`), and on a 12,000-component layered mesh of another shape
-(`benchmarks/_mesh.py`).
+(`correlator.synthetic`), and on two other shapes: a 12,000-component layered mesh
+(`benchmarks/_mesh.py`) and a 10,000-component Kubernetes fleet (`benchmarks/_fleet.py`).
 
 Each storm is a whole `correlator replay --summary` in a child process (topology loading
 included), so its wall time and peak RSS are its own. Figures are printed next to the baseline
@@ -29,6 +29,7 @@ from pathlib import Path
 import orjson
 import yaml
 
+from benchmarks._fleet import generate_fleet
 from benchmarks._mesh import generate_mesh
 from correlator.core.alerts import Alert
 from correlator.core.engine import Engine
@@ -43,7 +44,7 @@ T0 = datetime.datetime(2026, 3, 14, 14, 0, tzinfo=datetime.UTC)
 def _write_topology(directory: Path, components: int, seed: int, shape: str = "synthetic") -> Path:
     path = directory / f"topology-{shape}-{components}.yaml"
     if not path.exists():
-        make = generate_mesh if shape == "mesh" else generate_topology
+        make = {"mesh": generate_mesh, "fleet": generate_fleet}.get(shape, generate_topology)
         path.write_text(yaml.safe_dump(make(components, seed=seed), sort_keys=False))
     return path
 
@@ -150,6 +151,7 @@ def _cases(quick: bool) -> list[tuple[str, str, int]]:
         cases.append(("10,000", "random", 5_000))
         cases += [("50,000", "random", n) for n in (1_000, 2_500, 5_000)]
         cases += [("mesh 12,000", "random", n) for n in STORM_SIZES[:4]]
+        cases += [("fleet 10,000", "random", n) for n in STORM_SIZES[:5]]
     return cases
 
 
@@ -186,7 +188,8 @@ def main(argv: list[str] | None = None) -> None:
             size = sum(1 for _ in topologies[label][1].components)
             cases = [(label, "random", n) for n in STORM_SIZES if n <= size]
         else:
-            for components, seed, shape in ((10_000, 1, ""), (50_000, 2, ""), (12_000, 7, "mesh")):
+            shapes = ((10_000, 1, ""), (50_000, 2, ""), (12_000, 7, "mesh"), (10_000, 5, "fleet"))
+            for components, seed, shape in shapes:
                 if args.quick and components > 10_000:
                     continue
                 label = f"{shape} {components:,}".strip()
