@@ -7,6 +7,7 @@ from fractions import Fraction
 
 from correlator.core.alerts import Alert
 from correlator.core.evaluator import Evaluator, ReachSearch
+from correlator.core.figures import ProblemState
 from correlator.core.health import ComponentHealth
 from correlator.core.snapshot import (
     ComponentEntry,
@@ -51,6 +52,16 @@ class ServiceOrder:
 
 
 @dataclass(slots=True)
+class RootOrder:
+    """An incident's root causes sorted by what each accounts for alone (`weights`), with the
+    problem state each weight was taken at (`states`)."""
+
+    states: dict[str, ProblemState]
+    weights: dict[str, tuple[int, int, int]]
+    order: list[str]
+
+
+@dataclass(slots=True)
 class Incident:
     """One incident's state between steps (its last snapshot is what was published)."""
 
@@ -85,6 +96,9 @@ class Incident:
     member_order: tuple[set[str], list[str]] = field(default_factory=lambda: (set(), []))
     """The members when last sorted, and that sort (file order): a storm adds a member or two
     per step to an incident of thousands, so the order is updated, not sorted again."""
+    root_order: RootOrder | None = None
+    """Its root causes in published order: updated by the roots that came, went or changed
+    state, not sorted again each step (see publication.py)."""
     service_order: ServiceOrder | None = None
     """Its business-service entries in published order, and the evaluation they are of:
     updated by the services that evaluation changed, not sorted again (see publication.py)."""

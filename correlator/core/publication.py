@@ -7,6 +7,7 @@ incidents whose inputs changed, from entries cached per health record and figure
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ from correlator.core.figures import (
     round_half_up,
 )
 from correlator.core.health import ComponentHealth
-from correlator.core.incident import Incident, ServiceKey, ServiceOrder, StepResult
+from correlator.core.incident import Incident, RootOrder, ServiceKey, ServiceOrder, StepResult
 from correlator.core.presentation import (
     incident_title,
     segment_impact,
@@ -69,16 +70,50 @@ def evaluate_members(t: IncidentTracker, inc: Incident) -> Evaluation:
     return ev
 
 
-def ordered_roots(t: IncidentTracker, ev: Evaluation) -> tuple[str, ...]:
-    """Root causes by the customers each accounts for on its own, largest first."""
+def ordered_roots(
+    t: IncidentTracker, ev: Evaluation, inc: Incident | None = None
+) -> tuple[str, ...]:
+    """Root causes by the customers each accounts for on its own, largest first (ties in file
+    order). With `inc`, its last order is updated by the roots that came, went or changed
+    state (a storm's incident has thousands of roots and a step changes a few)."""
+    if len(ev.root_causes) < 2:
+        return tuple(ev.root_causes)
+    known = None if inc is None else inc.root_order
+    roots = ev.root_causes
+    if known is not None:
+        # Set operations on the views run in C: no walk over every root in Python.
+        stale = known.states.items() - ev.problems.items()  # gone, or in another state now
+        gone = (known.states.keys() - roots) | {r for r, _ in stale}
+        came = (roots - known.states.keys()) | {r for r, _ in stale if r in roots}
+        if len(gone) + len(came) > 64:
+            known = None
+    if known is None:
+        weights = _root_weights(t, ev, roots)
+        order = sorted(roots, key=weights.__getitem__)
+        if inc is not None:
+            inc.root_order = RootOrder({r: ev.problems[r] for r in roots}, weights, order)
+        return tuple(order)
+    states, weights, order = known.states, known.weights, known.order
+    for r in gone:
+        order.remove(r)
+        del states[r], weights[r]
+    weights.update(_root_weights(t, ev, came))
+    for r in came:
+        states[r] = ev.problems[r]
+        bisect.insort(order, r, key=weights.__getitem__)
+    return tuple(order)
+
+
+def _root_weights(
+    t: IncidentTracker, ev: Evaluation, roots: Iterable[str]
+) -> dict[str, tuple[int, int, int]]:
+    """Each root's sort key: minus what it accounts for alone (affected, degraded), then its
+    place in the file."""
     order = t.topology.order
     alone = t._alone
     if len(alone) > 65536:
         alone.clear()
-
-    if len(ev.root_causes) < 2:
-        return tuple(ev.root_causes)
-    missing = {r: ev.problems[r] for r in ev.root_causes if (r, ev.problems[r]) not in alone}
+    missing = {r: ev.problems[r] for r in roots if (r, ev.problems[r]) not in alone}
     if len(missing) > 1:  # all at once where that is exact (see core/alone.py)
         for root, figures in alone_figures(t.topology, missing).items():
             alone[(root, missing[root])] = figures
@@ -100,7 +135,7 @@ def ordered_roots(t: IncidentTracker, ev: Evaluation) -> tuple[str, ...]:
             figures = alone[key] = (own.customers_affected, own.customers_degraded)
         return (-figures[0], -figures[1], order[root])
 
-    return tuple(sorted(ev.root_causes, key=weight))
+    return {r: weight(r) for r in roots}
 
 
 def members_in_order(t: IncidentTracker, inc: Incident) -> list[str]:
@@ -125,7 +160,7 @@ def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
     topo = t.topology
     if inc.members:
         ev = evaluate_members(t, inc)
-        roots = ordered_roots(t, ev)
+        roots = ordered_roots(t, ev, inc)
         root_set = ev.root_causes
         components = tuple(component_entry(t, m, m in root_set) for m in members_in_order(t, inc))
         inc.last_components, inc.last_root_causes = components, roots

@@ -9,7 +9,7 @@ from correlator.core.evaluator import Evaluator
 from correlator.core.figures import ProblemState
 from correlator.core.incident import Incident
 from correlator.core.incidents import IncidentTracker
-from correlator.core.publication import segment_figures, services_in_order
+from correlator.core.publication import ordered_roots, segment_figures, services_in_order
 from correlator.core.topology_parse import parse_topology
 from correlator.synthetic import generate_topology
 
@@ -67,3 +67,37 @@ def test_service_order_updated_step_by_step_equals_a_fresh_sort(
             sid for sid, f in ev.segments.items() if f.affected or f.degraded
         }
     assert updated == expected  # served from the order before whenever there was one
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(LARGE_COMPONENTS[::6]),  # few enough that steps meet again
+            st.sampled_from(["down", "degraded", "healthy"]),
+            min_size=1,
+            max_size=20,
+        ),
+        min_size=2,
+        max_size=8,
+    )
+)
+def test_root_order_updated_step_by_step_equals_a_fresh_sort(
+    steps: list[dict[str, ProblemState | str]],
+) -> None:
+    """An incident's root causes, kept in order from the roots that came, went or changed
+    state, are those sorted whole by what each accounts for alone."""
+    tracker = IncidentTracker(LARGE)
+    evaluator = Evaluator(LARGE)
+    followed = Incident("inc-followed", 0)
+    problems: dict[str, ProblemState] = {}
+    for step in steps:
+        for component, state in step.items():
+            if state == "healthy":
+                problems.pop(component, None)
+            else:
+                problems[component] = state  # type: ignore[assignment]
+        ev = evaluator.evaluate(dict(problems), root_causes=True)
+        incremental = ordered_roots(tracker, ev, followed)
+        assert incremental == ordered_roots(IncidentTracker(LARGE), ev)
+        assert set(incremental) == ev.root_causes
