@@ -504,6 +504,7 @@ class EventTimeOrder(Generic[T]):
             return []
         bound = min((CAUGHT_UP if up else read) for _, read, up in per_raw.values())
         out: list[T] = []
+        touched: set[int] = set()
         while self._heap:
             t, _, origin, item = self._heap[0]
             if t > bound:
@@ -516,7 +517,10 @@ class EventTimeOrder(Generic[T]):
             if origin is not None:
                 key = (origin.partition, origin.offset)
                 self._gone[key] = self._gone.get(key, 0) + 1
+                touched.add(origin.partition)
             out.append(item)
+        for r in touched:  # drop what was released from the offsets' tops (a stage that never
+            self._lowest_waiting(r)  # asks for `progress`, impact, must not keep them all)
         return out
 
     def _lowest_waiting(self, raw: int) -> int | None:
