@@ -151,9 +151,9 @@ def _create_tables(engine: Engine) -> None:
             SQLModel.metadata.create_all(engine)
             return
         except SQLAlchemyError:
-            missing = set(SQLModel.metadata.tables) - set(sa_inspect(engine).get_table_names())
             if attempt == CREATE_ATTEMPTS - 1:
-                if missing:
+                tables = set(sa_inspect(engine).get_table_names())
+                if set(SQLModel.metadata.tables) - tables:
                     raise
                 return
             log.debug("history tables being created by another process; trying again")

@@ -25,7 +25,7 @@ from correlator.stream.assignment import (
     recovered,
 )
 from correlator.stream.context import StageContext
-from correlator.stream.ordering import Held, OrderedInputs, done, send_then
+from correlator.stream.ordering import Held, OrderedInputs, finish
 from correlator.stream.positions import InputPositions
 from correlator.stream.tables import alert_state_table
 from correlator.stream.topics import partition_for
@@ -143,18 +143,14 @@ def register(app: Any, ctx: StageContext) -> None:
             out.extend(one)
         records.extend(outputs(ctx, out, n))
         records.extend(forward(partition, wall))
-        if out.changed:
-            # Send first, then write the table: a crash in between leaves the input
-            # uncommitted, so it is applied (and sent) again; never the other way round.
-            await ctx.send(records)
+
+        def write_table() -> None:
             for fp in out.changed:
                 state = part.state_of(fp)
                 if state is not None:
                     table[fp.encode()] = tracked_to_bytes(state)
-            done(released)
-            held.keep()
-        else:  # nothing to write (mostly marks): the next input need not wait for the broker
-            await send_then(ctx, records, released, held)
+
+        await finish(ctx, records, released, held, write_table if out.changed else None)
         if out.unmapped:
             ctx.metrics.unmapped.inc(len(out.unmapped))
         ctx.metrics.stage_seconds.labels("alert_state").observe(time.perf_counter() - started)

@@ -23,7 +23,7 @@ from correlator.stream.assignment import (
     recovered,
 )
 from correlator.stream.context import StageContext
-from correlator.stream.ordering import Held, OrderedInputs, done, send_then
+from correlator.stream.ordering import Held, OrderedInputs, finish
 from correlator.stream.positions import InputPositions
 from correlator.stream.tables import component_alerts_table
 from correlator.stream.topics import partition_for
@@ -134,16 +134,12 @@ def register(app: Any, ctx: StageContext) -> None:
             out.extend(one)
         records.extend(publish(out))
         records.extend(forward(partition, wall))
-        if out.writes:
-            # Publish first, then write the table: a crash in between leaves the input
-            # uncommitted, so it is applied (and published) again; never the other way round.
-            await ctx.send(records)
+
+        def write_table() -> None:
             for component, fp, written, at in out.writes:
                 table[f"{component}{_SEP}{fp}".encode()] = component_alert_value(written, at)
-            done(released)
-            held.keep()
-        else:  # nothing to write (mostly marks): the next input need not wait for the broker
-            await send_then(ctx, records, released, held)
+
+        await finish(ctx, records, released, held, write_table if out.writes else None)
         ctx.metrics.stage_seconds.labels("health").observe(time.perf_counter() - started)
 
     # A partition gained in a rebalance is rebuilt (and its health published again) at once,

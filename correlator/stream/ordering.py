@@ -8,6 +8,7 @@ commits its offset before it was applied: a crash redelivers it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -129,6 +130,28 @@ def done(released: list[tuple[Any, Held]]) -> None:
         held.released_one()
 
 
+async def finish(
+    ctx: StageContext,
+    records: list[Any],
+    released: list[tuple[Any, Held]],
+    held: Held,
+    write_table: Callable[[], None] | None,
+) -> None:
+    """Send an input's outputs, then acknowledge it and the inputs it released.
+
+    With a table to write (`write_table`), the outputs are acknowledged by the broker first and
+    the table written after them: a crash in between leaves the input uncommitted, so it is
+    applied (and sent) again; never the other way round. Without one (mostly marks) the next
+    input need not wait for the broker: see `send_then`."""
+    if write_table is None:
+        await send_then(ctx, records, released, held)
+        return
+    await ctx.send(records)
+    write_table()
+    done(released)
+    held.keep()
+
+
 async def send_then(
     ctx: StageContext, records: list[Any], released: list[tuple[Any, Held]], held: Held
 ) -> None:
@@ -136,9 +159,6 @@ async def send_then(
     them: the input and the inputs it released are acknowledged once the outputs are (a crash
     before that reads them again and sends the outputs again)."""
     held.keep()
-    if not records:
-        done(released)
-        return
     held.event.message.incref()
 
     def then() -> None:
