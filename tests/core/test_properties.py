@@ -16,7 +16,7 @@ from correlator.core.topology_parse import parse_topology
 from correlator.replay import RawInput, Replay
 from correlator.synthetic import generate_topology
 from correlator.wire import event_to_dict
-from tests.core.helpers import SEC, T0, firing, resolved, topology
+from tests.core.helpers import SEC, T0, apply_step, firing, problem_steps, resolved, topology
 from tests.core.reference_impact import Evaluator as ReferenceEvaluator
 
 # A topology with every dependency kind, two named divisions, an anonymous split and a cycle.
@@ -240,29 +240,14 @@ def test_incremental_equals_reference_at_scale(steps: list[dict[str, ProblemStat
 
 
 @settings(max_examples=12, deadline=None)
-@given(
-    st.lists(
-        st.dictionaries(
-            st.sampled_from(LARGE_COMPONENTS),
-            st.sampled_from(["down", "degraded", "healthy"]),
-            min_size=1,
-            max_size=30,
-        ),
-        min_size=2,
-        max_size=5,
-    )
-)
+@given(problem_steps(LARGE_COMPONENTS, max_size=30, max_steps=5))
 def test_told_what_changed_the_evaluator_gives_the_same(steps: list[dict[str, str]]) -> None:
     """`since_last` (the ids that may have changed) spares comparing every problem; the
     evaluations are those of an evaluator that compares them all."""
     told, compares = Evaluator(LARGE), Evaluator(LARGE)
     problems: dict[str, ProblemState] = {}
     for step in steps:
-        for component, state in step.items():
-            if state == "healthy":
-                problems.pop(component, None)
-            else:
-                problems[component] = state  # type: ignore[assignment]
+        apply_step(problems, step)
         got = told.evaluate(problems, reach=True, root_causes=True, since_last=set(step))
         want = compares.evaluate(dict(problems), reach=True, root_causes=True)
         assert _plain(got) == _plain(want)

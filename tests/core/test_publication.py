@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
 from correlator.core.evaluator import Evaluator
 from correlator.core.figures import ProblemState
@@ -12,6 +11,7 @@ from correlator.core.incidents import IncidentTracker
 from correlator.core.publication import ordered_roots, segment_figures, services_in_order
 from correlator.core.topology_parse import parse_topology
 from correlator.synthetic import generate_topology
+from tests.core.helpers import apply_step, problem_steps
 
 LARGE = parse_topology(generate_topology(1500, seed=11), "synthetic-1500")
 LARGE_COMPONENTS = [n.id for n in LARGE.components]
@@ -20,18 +20,7 @@ LARGE_COMPONENTS = [n.id for n in LARGE.components]
 @settings(max_examples=20, deadline=None)
 @example([{"zone-eu-a": "healthy"}, {"zone-eu-a": "healthy"}])  # empty both times
 @example([{"zone-eu-a": "down"}, {"zone-eu-a": "down"}])  # the same evaluation twice
-@given(
-    st.lists(
-        st.dictionaries(
-            st.sampled_from(LARGE_COMPONENTS),
-            st.sampled_from(["down", "degraded", "healthy"]),
-            min_size=1,
-            max_size=12,
-        ),
-        min_size=2,
-        max_size=8,
-    )
-)
+@given(problem_steps(LARGE_COMPONENTS, max_size=12, max_steps=8))
 def test_service_order_updated_step_by_step_equals_a_fresh_sort(
     steps: list[dict[str, ProblemState | str]],
 ) -> None:
@@ -43,11 +32,7 @@ def test_service_order_updated_step_by_step_equals_a_fresh_sort(
     problems: dict[str, ProblemState] = {}
     updated = expected = last_serial = 0
     for step in steps:
-        for component, state in step.items():
-            if state == "healthy":
-                problems.pop(component, None)
-            else:
-                problems[component] = state  # type: ignore[assignment]
+        apply_step(problems, step)
         ev = evaluator.evaluate(dict(problems), root_causes=True)
         before = followed.service_order
         if ev.serial and before is not None and before.serial in (ev.serial, ev.previous_serial):
@@ -70,18 +55,7 @@ def test_service_order_updated_step_by_step_equals_a_fresh_sort(
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    st.lists(
-        st.dictionaries(
-            st.sampled_from(LARGE_COMPONENTS[::6]),  # few enough that steps meet again
-            st.sampled_from(["down", "degraded", "healthy"]),
-            min_size=1,
-            max_size=20,
-        ),
-        min_size=2,
-        max_size=8,
-    )
-)
+@given(problem_steps(LARGE_COMPONENTS[::6], max_size=20, max_steps=8))  # steps meet again
 def test_root_order_updated_step_by_step_equals_a_fresh_sort(
     steps: list[dict[str, ProblemState | str]],
 ) -> None:
@@ -92,11 +66,7 @@ def test_root_order_updated_step_by_step_equals_a_fresh_sort(
     followed = Incident("inc-followed", 0)
     problems: dict[str, ProblemState] = {}
     for step in steps:
-        for component, state in step.items():
-            if state == "healthy":
-                problems.pop(component, None)
-            else:
-                problems[component] = state  # type: ignore[assignment]
+        apply_step(problems, step)
         ev = evaluator.evaluate(dict(problems), root_causes=True)
         incremental = ordered_roots(tracker, ev, followed)
         assert incremental == ordered_roots(IncidentTracker(LARGE), ev)
