@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             shapes = ((10_000, 1, ""), (50_000, 2, ""), (12_000, 7, "mesh"), (10_000, 5, "fleet"))
             for components, seed, shape in shapes:
-                if args.quick and components > 10_000:
+                if args.quick and (components > 10_000 or shape):  # quick: the synthetic 10k
                     continue
                 label = f"{shape} {components:,}".strip()
                 path = _write_topology(directory, components, seed, shape or "synthetic")
