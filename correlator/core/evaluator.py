@@ -666,10 +666,13 @@ class Evaluator:
     def _root_causes(self, dirty: set[str], changed: list[str], everything: bool) -> None:
         """Problems not explained by their dependencies outside their own cycle."""
         problems = self.problems
-        self._roots.intersection_update(problems)
         if everything:
+            self._roots.intersection_update(problems)
             candidates: Iterable[str] = problems
         else:
+            # The roots were among the problems before (they were all judged then): only a
+            # changed one can have left.
+            self._roots.difference_update([c for c in changed if c not in problems])
             dependents = self.topology.dependents
             near = {*dirty, *changed}
             near.update(d for n in dirty for d in dependents.get(n, ()))

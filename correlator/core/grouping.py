@@ -36,6 +36,7 @@ def place(
             continue
         inc = t.incidents[inc_id]
         inc.dirty = True
+        inc.touched.add(c)
         if c not in problems:
             inc.members.discard(c)
             t.member_of.pop(c, None)
@@ -85,10 +86,12 @@ def place(
     # Problems found unattached last step stay so unless their reaches may have changed.
     epoch, _, changed = dropped
     if (epoch, version - 1) == t._unattached_at:  # in file order, as `t.unattached` is
-        kept = [p for p in t.unattached if p in t._unplaced and p not in changed]
+        before = t._unattached_set
+        leave = (before - t._unplaced) | (changed & before)  # set operations in C
+        kept = [p for p in t.unattached if p not in leave] if leave else list(t.unattached)
+        settled = before - leave
     else:
-        kept = []
-    settled = set(kept)
+        kept, settled = [], frozenset()
     t._unattached_at = (epoch, version)
     new = sorted(t._unplaced - settled, key=order.__getitem__)
     degraded_only: list[str] = []
@@ -132,6 +135,7 @@ def place(
             bisect.insort(kept, p, key=order.__getitem__)
         unattached = kept
     t.unattached = tuple(unattached)
+    t._unattached_set = frozenset(unattached)
     for inc in active(t):
         reach(inc)  # remember the last non-empty reach for joins while pending
     return special, merged_now

@@ -102,6 +102,12 @@ class Incident:
     service_order: ServiceOrder | None = None
     """Its business-service entries in published order, and the evaluation they are of:
     updated by the services that evaluation changed, not sorted again (see publication.py)."""
+    entries: dict[str, ComponentEntry] = field(default_factory=dict)
+    """Each member's component entry as last published."""
+    entry_roots: frozenset[str] | None = None
+    """The root causes those entries were built with (None: build every entry again)."""
+    touched: set[str] = field(default_factory=set)
+    """Members whose health changed since the entries were built."""
 
     @property
     def active(self) -> bool:

@@ -73,6 +73,8 @@ class IncidentTracker:
         ] = {}
         """Published segment order per evaluation serial, for the next evaluation to update."""
         """The last evaluation's segment figures as published."""
+        self._unattached_set: frozenset[str] = frozenset()
+        """`unattached` as a set."""
         self._unattached_at: tuple[int, int] = (-1, -1)
         """The evaluator's (reach epoch, version) when `unattached` was found."""
         self.global_eval: Evaluation = EMPTY
@@ -269,6 +271,7 @@ class IncidentTracker:
         self._sync_problems()
         for inc in self.incidents.values():
             inc.evaluator = None
+            inc.entry_roots = None  # entries carry names and owners from the topology
             inc.dirty = True
 
     def _sync_problems(self) -> None:

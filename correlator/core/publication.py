@@ -10,6 +10,7 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import replace
 from fractions import Fraction
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from correlator.core import grouping
@@ -50,11 +51,10 @@ if TYPE_CHECKING:
 
 def evaluate_members(t: IncidentTracker, inc: Incident) -> Evaluation:
     """The incident's figures as if only its own problems existed."""
-    problems: dict[str, ProblemState] = {}
-    for m in inc.members:
-        h = t.health.get(m)
-        if h is not None and h.state != "healthy":
-            problems[m] = h.state
+    # Built in C (a storm's incident has thousands of members): the members with a problem.
+    ill = inc.members & t.problems.keys()
+    states = map(t.problems.__getitem__, ill)
+    problems: dict[str, ProblemState] = dict(zip(ill, states, strict=True))
     g = t.global_eval
     if g.problems == problems:  # one incident holds every problem: a storm
         inc.evaluator = None
@@ -162,7 +162,7 @@ def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
         ev = evaluate_members(t, inc)
         roots = ordered_roots(t, ev, inc)
         root_set = ev.root_causes
-        components = tuple(component_entry(t, m, m in root_set) for m in members_in_order(t, inc))
+        components = component_entries(t, inc, members_in_order(t, inc), root_set)
         inc.last_components, inc.last_root_causes = components, roots
         inc.severity = severity_of(t.topology, ev, t.settings.sev1_fraction)
     else:
@@ -204,7 +204,7 @@ def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
         business_services=service_entries,
         root_causes=roots,
         components=components,
-        alert_count=sum(c.alert_count for c in components),
+        alert_count=sum(map(_alert_count, components)),
         estimated=ev.estimated,
         acknowledged_by=inc.ack_by,
         acknowledged_at=inc.ack_at,
@@ -325,6 +325,31 @@ def _segment_entry(
             None if impact is None else (segment_order(impact), impact),
         )
     return cached[1]
+
+
+_alert_count = attrgetter("alert_count")
+
+
+def component_entries(
+    t: IncidentTracker, inc: Incident, order: list[str], roots: frozenset[str]
+) -> tuple[ComponentEntry, ...]:
+    """The incident's component entries in `order`: the last ones, rebuilt only for the
+    members that are new, whose health changed or that became or ceased to be a root cause
+    (a storm's incident has thousands of members and a step changes a few)."""
+    cache = inc.entries
+    if inc.entry_roots is None:
+        cache.clear()
+        stale: set[str] | frozenset[str] = frozenset()
+    else:
+        stale = (inc.touched | (inc.entry_roots ^ roots)) & inc.members
+    inc.touched = set()
+    inc.entry_roots = roots
+    for m in stale | (inc.members - cache.keys()):  # changed, and new members
+        cache[m] = component_entry(t, m, m in roots)
+    if len(cache) > len(order):  # members that left
+        for m in cache.keys() - inc.members:
+            del cache[m]
+    return tuple(map(cache.__getitem__, order))
 
 
 def component_entry(t: IncidentTracker, component: str, root: bool) -> ComponentEntry:
