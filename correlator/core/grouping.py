@@ -37,6 +37,7 @@ def place(
         inc = t.incidents[inc_id]
         inc.dirty = True
         inc.touched.add(c)
+        inc.unevaluated.add(c)
         if c not in problems:
             inc.members.discard(c)
             t.member_of.pop(c, None)
@@ -147,6 +148,7 @@ def active(t: IncidentTracker) -> list[Incident]:
 
 def add(t: IncidentTracker, inc: Incident, problem: str) -> None:
     inc.members.add(problem)
+    inc.unevaluated.add(problem)
     inc.dirty = True
     t._unplaced.discard(problem)
     t.member_of[problem] = inc.id

@@ -108,6 +108,10 @@ class Incident:
     """The root causes those entries were built with (None: build every entry again)."""
     touched: set[str] = field(default_factory=set)
     """Members whose health changed since the entries were built."""
+    problems: dict[str, ProblemState] | None = None
+    """Its problems at its last evaluation (None: not kept)."""
+    unevaluated: set[str] = field(default_factory=set)
+    """Problems that joined, left or changed state since that evaluation."""
 
     @property
     def active(self) -> bool:

@@ -49,42 +49,74 @@ if TYPE_CHECKING:
     from correlator.core.incidents import IncidentTracker
 
 
-def evaluate_members(t: IncidentTracker, inc: Incident) -> Evaluation:
-    """The incident's figures as if only its own problems existed."""
-    # Built in C (a storm's incident has thousands of members): the members with a problem.
-    ill = inc.members & t.problems.keys()
-    states = map(t.problems.__getitem__, ill)
-    problems: dict[str, ProblemState] = dict(zip(ill, states, strict=True))
+def evaluate_members(t: IncidentTracker, inc: Incident) -> tuple[Evaluation, set[str] | None]:
+    """The incident's figures as if only its own problems existed, and the members whose
+    problem state may differ from its last evaluation (None: unknown, compare them all).
+
+    Its problems are updated from the members that changed since that evaluation (a storm's
+    incident has thousands of members and a step changes a few)."""
+    changed, inc.unevaluated = inc.unevaluated, set()
+    own = inc.problems
+    if own is None or inc.evaluator is None:
+        # Built in C: the members with a problem.
+        ill = inc.members & t.problems.keys()
+        problems: dict[str, ProblemState] = dict(
+            zip(ill, map(t.problems.__getitem__, ill), strict=True)
+        )
+        since: set[str] | None = None
+    else:
+        problems = dict(own)  # a new dict: the evaluator keeps the last one
+        for c in changed:
+            state = t.problems.get(c) if c in inc.members else None
+            if state is None:
+                problems.pop(c, None)
+            else:
+                problems[c] = state
+        since = changed
+    inc.problems = problems
     g = t.global_eval
-    if g.problems == problems:  # one incident holds every problem: a storm
-        inc.evaluator = None
-        return g
+    if len(g.problems) == len(problems) and g.problems == problems:
+        inc.evaluator = None  # one incident holds every problem (a storm): the global figures
+        return g, None
     if inc.evaluator is None:
         inc.evaluator = Evaluator(
             t.topology, bound=t.settings.combination_bound, seed=t.settings.seed
         )
-    ev = inc.evaluator.evaluate(problems, root_causes=True)
+        since = None
+    ev = inc.evaluator.evaluate(problems, root_causes=True, since_last=since)
     if len(problems) == 1:  # the same figures as the problem alone: keep them for ordering
         ((p, state),) = problems.items()
         t._alone[(p, state)] = (ev.customers_affected, ev.customers_degraded)
-    return ev
+    return ev, since
 
 
 def ordered_roots(
-    t: IncidentTracker, ev: Evaluation, inc: Incident | None = None
+    t: IncidentTracker,
+    ev: Evaluation,
+    inc: Incident | None = None,
+    changed: set[str] | None = None,
 ) -> tuple[str, ...]:
     """Root causes by the customers each accounts for on its own, largest first (ties in file
     order). With `inc`, its last order is updated by the roots that came, went or changed
-    state (a storm's incident has thousands of roots and a step changes a few)."""
+    state (a storm's incident has thousands of roots and a step changes a few); `changed`,
+    when known, holds every problem whose state may differ from that last order's."""
     if len(ev.root_causes) < 2:
+        if inc is not None:
+            inc.root_order = None  # not kept up to date meanwhile
         return tuple(ev.root_causes)
     known = None if inc is None else inc.root_order
     roots = ev.root_causes
     if known is not None:
         # Set operations on the views run in C: no walk over every root in Python.
-        stale = known.states.items() - ev.problems.items()  # gone, or in another state now
-        gone = (known.states.keys() - roots) | {r for r, _ in stale}
-        came = (roots - known.states.keys()) | {r for r, _ in stale if r in roots}
+        if changed is None:
+            stale = {r for r, _ in known.states.items() - ev.problems.items()}
+        else:
+            states_now = ev.problems
+            stale = {
+                r for r in changed if r in known.states and known.states[r] != states_now.get(r)
+            }
+        gone = (known.states.keys() - roots) | stale  # gone, or in another state now
+        came = (roots - known.states.keys()) | (stale & roots)
         if len(gone) + len(came) > 64:
             known = None
     if known is None:
@@ -159,8 +191,8 @@ def members_in_order(t: IncidentTracker, inc: Incident) -> list[str]:
 def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
     topo = t.topology
     if inc.members:
-        ev = evaluate_members(t, inc)
-        roots = ordered_roots(t, ev, inc)
+        ev, changed = evaluate_members(t, inc)
+        roots = ordered_roots(t, ev, inc, changed)
         root_set = ev.root_causes
         components = component_entries(t, inc, members_in_order(t, inc), root_set)
         inc.last_components, inc.last_root_causes = components, roots
