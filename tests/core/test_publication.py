@@ -6,6 +6,7 @@ from hypothesis import example, given, settings
 
 from correlator.core.evaluator import Evaluator
 from correlator.core.figures import ProblemState
+from correlator.core.health import ComponentHealth
 from correlator.core.incident import Incident
 from correlator.core.incidents import IncidentTracker
 from correlator.core.publication import ordered_roots, segment_figures, services_in_order
@@ -71,3 +72,41 @@ def test_root_order_updated_step_by_step_equals_a_fresh_sort(
         incremental = ordered_roots(tracker, ev, followed)
         assert incremental == ordered_roots(IncidentTracker(LARGE), ev)
         assert set(incremental) == ev.root_causes
+
+
+def _health(component: str, state: str, at: int) -> ComponentHealth:
+    counts = {"down": (1, 0), "degraded": (0, 1), "healthy": (0, 0)}[state]
+    return ComponentHealth(component, state, counts[0], counts[1], 0, (), at)  # type: ignore[arg-type]
+
+
+@settings(max_examples=30, deadline=None)
+@example([{"zone-eu-a": "down"}, {"zone-eu-a": "degraded"}, {"zone-eu-a": "down"}])
+@given(problem_steps(LARGE_COMPONENTS[::6], max_size=20, max_steps=10))  # steps meet again
+def test_snapshots_kept_step_by_step_equal_what_their_members_give_now(
+    steps: list[dict[str, str]],
+) -> None:
+    """Every open incident's snapshot, kept from the members that joined, left or changed
+    (its own problems, evaluation, root order and component entries), equals what its members
+    give when everything is worked out again: figures, ordered root causes, and each
+    member's entry in file order."""
+    tracker = IncidentTracker(LARGE)
+    order = LARGE.order
+    for i, step in enumerate(steps):
+        tracker.apply_health([_health(c, s, 1000 * i) for c, s in step.items()], 1000 * i)
+        for snap in tracker.open_snapshots():
+            members = sorted(
+                (c for c, inc in tracker.member_of.items() if inc == snap.id), key=order.get
+            )
+            if not members:
+                continue
+            problems = {m: tracker.problems[m] for m in members}
+            ev = Evaluator(LARGE).evaluate(problems, root_causes=True)
+            assert (snap.customers_affected, snap.customers_degraded) == (
+                ev.customers_affected,
+                ev.customers_degraded,
+            )
+            assert snap.root_causes == ordered_roots(IncidentTracker(LARGE), ev)
+            assert [c.id for c in snap.components] == members
+            assert [(c.state, c.root_cause, c.alert_count) for c in snap.components] == [
+                (problems[m], m in ev.root_causes, tracker.health[m].alert_count) for m in members
+            ]
