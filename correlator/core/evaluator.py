@@ -789,41 +789,55 @@ class Evaluator:
             seen_by[n] = seen_by.get(n, 0) | bit
 
     def search(
-        self, sources: set[str], down_only: bool, previous: ReachSearch | None = None
+        self,
+        sources: set[str],
+        down_only: bool,
+        previous: ReachSearch | None = None,
+        *,
+        added: Collection[str] | None = None,
     ) -> ReachSearch:
         """The business services joined to any of `sources` (the union of their reaches).
 
         Continues `previous` (a search of this evaluator over fewer or the same sources) when
         the evaluations since only added trouble: a storm then costs the new edges, not the
         region. After a recovery, a key-space change or a gap, it starts over.
+
+        `added`, given with `previous`, is the caller's promise that `sources` are problems
+        now and are `previous`'s sources and `added`, none gone: the sources are then not
+        compared one by one (an incident of thousands is continued every step).
         """
-        # Set operations run in C: an incident of thousands of members is continued every
-        # step, so nothing here walks all its sources in Python.
-        sources = self.problems.keys() & sources
         epoch, version = self._reach_epoch, self._version
-        if (
+        continuing = (
             previous is not None
             and previous.down_only == down_only
             and previous.epoch == epoch
-            and previous.sources <= sources
             and (
                 previous.version == version
                 or (previous.version == version - 1 and not self._shrunk)
             )
-        ):
+        )
+        new: set[str] | None = None
+        if previous is not None and continuing:
+            if added is not None:
+                new = set(added) - previous.sources
+            else:
+                # Set operations run in C: nothing here walks all the sources in Python.
+                sources = self.problems.keys() & sources
+                if previous.sources <= sources:
+                    new = sources - previous.sources
+        if previous is not None and new is not None:
             found = previous
-            added = sources - found.sources
+            found.sources |= new
             # A source's own state changes only where the last evaluation changed something.
-            grew = added if found.version == version else added | (self._last_dirty & sources)
-            stack = list(added)
+            grew = new if found.version == version else new | (self._last_dirty & sources)
+            stack = list(new)
             if found.version != version:
                 stack.extend(self._frontier(found.carried))
         else:
             found = ReachSearch(down_only, epoch)
-            grew = sources
-            stack = list(sources)
+            found.sources = grew = set(self.problems.keys() & sources)
+            stack = list(grew)
         found.version = version
-        found.sources = frozenset(sources)
         states = self._down if down_only else self._bad
         carried = found.carried
         for p in grew:
@@ -961,7 +975,8 @@ class ReachSearch:
         self.down_only = down_only
         self.epoch = epoch
         self.version = -1
-        self.sources: frozenset[str] = frozenset()
+        self.sources: set[str] = set()
+        """Its sources (its own: never shared with a caller)."""
         self.carried: dict[str, int] = {}
         """Node -> keys under which a path of trouble joins it to a source."""
         self.services: set[str] = set()

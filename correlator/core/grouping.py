@@ -40,6 +40,7 @@ def place(
         inc.unevaluated.add(c)
         if c not in problems:
             inc.members.discard(c)
+            inc.search_left = True
             t.member_of.pop(c, None)
             t.last_incident_of[c] = inc.id
     for inc in active(t):
@@ -52,10 +53,15 @@ def place(
 
     def down_reach(inc: Incident) -> frozenset[str]:
         """Business services the incident's problems cut customers off from, now."""
-        search = inc.search
-        if search is None or search.sources != inc.members or search.version != version:
-            search = inc.search = evaluator.search(inc.members, True, search)
-            inc.search_union = frozenset(search.services)
+        before = inc.search
+        if before is None or inc.search_left or inc.search_joined or before.version != version:
+            # Members that joined since: the search goes on from them (see `Evaluator.search`).
+            added = None if inc.search_left else inc.search_joined
+            search = inc.search = evaluator.search(inc.members, True, before, added=added)
+            inc.search_joined, inc.search_left = set(), False
+            # A continued search only ever reaches more services.
+            if search is not before or len(search.services) != len(inc.search_union):
+                inc.search_union = frozenset(search.services)
         return inc.search_union
 
     def reach(inc: Incident) -> frozenset[str]:
@@ -149,6 +155,7 @@ def active(t: IncidentTracker) -> list[Incident]:
 def add(t: IncidentTracker, inc: Incident, problem: str) -> None:
     inc.members.add(problem)
     inc.unevaluated.add(problem)
+    inc.search_joined.add(problem)
     inc.dirty = True
     t._unplaced.discard(problem)
     t.member_of[problem] = inc.id
@@ -162,6 +169,7 @@ def merge(
     for member in absorbed.members:
         add(t, into, member)
     absorbed.members.clear()
+    absorbed.search_left = True
     absorbed.dirty = True
     absorbed.status = "merged"
     absorbed.merged_into = into.id

@@ -314,3 +314,34 @@ def test_a_continued_search_finds_what_a_search_from_scratch_finds(
         continued = evaluator.search(set(problems), down_only, previous)
         assert continued.services == evaluator.search(set(problems), down_only).services
         previous = continued
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from(LARGE_COMPONENTS), min_size=3, max_size=40, unique=True),
+    st.lists(st.tuples(st.integers(1, 6), st.integers(0, 39)), min_size=1, max_size=6),
+    st.booleans(),
+)
+def test_a_search_told_which_sources_joined_finds_what_a_search_from_scratch_finds(
+    order: list[str], steps: list[tuple[int, int]], down_only: bool
+) -> None:
+    """An incident that only gains members tells its search which joined (`added`), so its
+    sources are not compared one by one: it still reaches what a search started over
+    reaches, while members join and earlier ones worsen or get better."""
+    evaluator = Evaluator(LARGE)
+    joined = 1
+    problems: dict[str, ProblemState] = {order[0]: "down"}
+    evaluator.evaluate(dict(problems), reach=True)
+    previous = evaluator.search(set(problems), down_only)
+    for grow, flip in steps:
+        new = order[joined : joined + grow]
+        joined += len(new)
+        for c in new:
+            problems[c] = "down"
+        c = order[flip % joined]
+        problems[c] = "degraded" if problems[c] == "down" else "down"
+        evaluator.evaluate(dict(problems), reach=True)
+        continued = evaluator.search(set(problems), down_only, previous, added=set(new))
+        assert continued.sources == set(problems)
+        assert continued.services == evaluator.search(set(problems), down_only).services
+        previous = continued

@@ -110,3 +110,20 @@ def test_snapshots_kept_step_by_step_equal_what_their_members_give_now(
             assert [(c.state, c.root_cause, c.alert_count) for c in snap.components] == [
                 (problems[m], m in ev.root_causes, tracker.health[m].alert_count) for m in members
             ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(problem_steps(LARGE_COMPONENTS[::4], max_size=6, max_steps=12))  # an outage spreading
+def test_open_incidents_never_share_a_cut_off_service(steps: list[dict[str, str]]) -> None:
+    """After every step, no two open incidents cut customers off from the same business
+    service (DESIGN §6: overlapping down-reaches merge). Each incident's reach search is
+    continued from step to step with the members that joined; one that missed a member
+    would leave two incidents on one service."""
+    tracker = IncidentTracker(LARGE)
+    for i, step in enumerate(steps):
+        tracker.apply_health([_health(c, s, 1000 * i) for c, s in step.items()], 1000 * i)
+        ev = Evaluator(LARGE).evaluate(dict(tracker.problems), reach=True)
+        claimed: dict[str, str] = {}
+        for c, inc in sorted(tracker.member_of.items()):
+            for service in ev.down_reach[c]:
+                assert claimed.setdefault(service, inc) == inc, (service, c)
