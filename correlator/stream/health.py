@@ -148,6 +148,10 @@ def register(app: Any, ctx: StageContext) -> None:
 
     @decorate  # type: ignore[untyped-decorator]
     async def health_rebuild() -> None:
+        # Nothing to rebuild (nearly always): return at once, not after the agent's batch
+        # (waiting for `busy` under load made Faust warn that the timer was overlapping).
+        if not recovered(app) or not assigned(app, topics.transitions) - parts.keys():
+            return
         async with busy:
             if not recovered(app):
                 return
