@@ -36,7 +36,6 @@ def place(
             continue
         inc = t.incidents[inc_id]
         inc.dirty = True
-        inc.touched.add(c)
         inc.unevaluated.add(c)
         if c not in problems:
             inc.members.discard(c)

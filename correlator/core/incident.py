@@ -62,6 +62,20 @@ class RootOrder:
 
 
 @dataclass(slots=True)
+class ComponentList:
+    """An incident's component entries in file order, kept from step to step: a storm's
+    incident has thousands of members and a step changes a few."""
+
+    places: list[int] = field(default_factory=list)
+    """Each entry's place in the topology file (ascending)."""
+    entries: list[ComponentEntry] = field(default_factory=list)
+    alerts: int = 0
+    """Their alert counts summed."""
+    roots: frozenset[str] | None = None
+    """The root causes they were built with (None: build them all again)."""
+
+
+@dataclass(slots=True)
 class Incident:
     """One incident's state between steps (its last snapshot is what was published)."""
 
@@ -97,25 +111,18 @@ class Incident:
     dirty: bool = True
     """Something its snapshot is built from changed since it was last built."""
     services_sorted: tuple[str, ...] = ()
-    member_order: tuple[set[str], list[str]] = field(default_factory=lambda: (set(), []))
-    """The members when last sorted, and that sort (file order): a storm adds a member or two
-    per step to an incident of thousands, so the order is updated, not sorted again."""
     root_order: RootOrder | None = None
     """Its root causes in published order: updated by the roots that came, went or changed
     state, not sorted again each step (see publication.py)."""
     service_order: ServiceOrder | None = None
     """Its business-service entries in published order, and the evaluation they are of:
     updated by the services that evaluation changed, not sorted again (see publication.py)."""
-    entries: dict[str, ComponentEntry] = field(default_factory=dict)
-    """Each member's component entry as last published."""
-    entry_roots: frozenset[str] | None = None
-    """The root causes those entries were built with (None: build every entry again)."""
-    touched: set[str] = field(default_factory=set)
-    """Members whose health changed since the entries were built."""
+    listed: ComponentList = field(default_factory=lambda: ComponentList())
+    """Its component entries as last built."""
     problems: dict[str, ProblemState] | None = None
     """Its problems at its last evaluation (None: not kept)."""
     unevaluated: set[str] = field(default_factory=set)
-    """Problems that joined, left or changed state since that evaluation."""
+    """Members that joined, left or whose health changed since it was last built."""
 
     @property
     def active(self) -> bool:

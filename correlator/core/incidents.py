@@ -271,7 +271,8 @@ class IncidentTracker:
         self._sync_problems()
         for inc in self.incidents.values():
             inc.evaluator = None
-            inc.entry_roots = None  # entries carry names and owners from the topology
+            inc.problems = None
+            inc.listed.roots = None  # entries carry names, owners and places from the topology
             inc.dirty = True
 
     def _sync_problems(self) -> None:

@@ -10,7 +10,6 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import replace
 from fractions import Fraction
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from correlator.core import grouping
@@ -49,15 +48,13 @@ if TYPE_CHECKING:
     from correlator.core.incidents import IncidentTracker
 
 
-def evaluate_members(t: IncidentTracker, inc: Incident) -> tuple[Evaluation, set[str] | None]:
-    """The incident's figures as if only its own problems existed, and the members whose
-    problem state may differ from its last evaluation (None: unknown, compare them all).
+def evaluate_members(t: IncidentTracker, inc: Incident, changed: set[str]) -> Evaluation:
+    """The incident's figures as if only its own problems existed.
 
-    Its problems are updated from the members that changed since that evaluation (a storm's
-    incident has thousands of members and a step changes a few)."""
-    changed, inc.unevaluated = inc.unevaluated, set()
+    Its problems are updated from `changed`, the members that joined, left or changed state
+    since its last evaluation (a storm's incident has thousands and a step changes a few)."""
     own = inc.problems
-    if own is None or inc.evaluator is None:
+    if own is None:
         # Built in C: the members with a problem.
         ill = inc.members & t.problems.keys()
         problems: dict[str, ProblemState] = dict(
@@ -77,7 +74,7 @@ def evaluate_members(t: IncidentTracker, inc: Incident) -> tuple[Evaluation, set
     g = t.global_eval
     if len(g.problems) == len(problems) and g.problems == problems:
         inc.evaluator = None  # one incident holds every problem (a storm): the global figures
-        return g, None
+        return g
     if inc.evaluator is None:
         inc.evaluator = Evaluator(
             t.topology, bound=t.settings.combination_bound, seed=t.settings.seed
@@ -87,7 +84,7 @@ def evaluate_members(t: IncidentTracker, inc: Incident) -> tuple[Evaluation, set
     if len(problems) == 1:  # the same figures as the problem alone: keep them for ordering
         ((p, state),) = problems.items()
         t._alone[(p, state)] = (ev.customers_affected, ev.customers_degraded)
-    return ev, since
+    return ev
 
 
 def ordered_roots(
@@ -170,31 +167,13 @@ def _root_weights(
     return {r: weight(r) for r in roots}
 
 
-def members_in_order(t: IncidentTracker, inc: Incident) -> list[str]:
-    """The incident's members in file order, updated from the last order when few changed."""
-    known, order = inc.member_order
-    members = inc.members
-    if known == members:
-        return order
-    key = t.topology.order.__getitem__
-    added, removed = members - known, known - members
-    if len(added) + len(removed) > 64:
-        order = sorted(members, key=key)
-    else:
-        order = [m for m in order if m not in removed] if removed else list(order)
-        for m in added:
-            bisect.insort(order, m, key=key)
-    inc.member_order = (set(members), order)
-    return order
-
-
 def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
     topo = t.topology
     if inc.members:
-        ev, changed = evaluate_members(t, inc)
+        changed, inc.unevaluated = inc.unevaluated, set()
+        ev = evaluate_members(t, inc, changed)
         roots = ordered_roots(t, ev, inc, changed)
-        root_set = ev.root_causes
-        components = component_entries(t, inc, members_in_order(t, inc), root_set)
+        components, alert_count = component_entries(t, inc, ev.root_causes, changed)
         inc.last_components, inc.last_root_causes = components, roots
         inc.severity = severity_of(t.topology, ev, t.settings.sev1_fraction)
     else:
@@ -204,6 +183,7 @@ def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
             ComponentEntry(c.id, c.name, c.kind, "healthy", c.root_cause, c.owner, c.runbook, 0, ())
             for c in inc.last_components
         )
+        alert_count = 0
     service_entries = services_in_order(t, inc, ev)
     names = frozenset(ev.services)
     if names != inc.services or len(inc.services_sorted) != len(names):
@@ -236,7 +216,7 @@ def build(t: IncidentTracker, inc: Incident, now: Millis) -> IncidentSnapshot:
         business_services=service_entries,
         root_causes=roots,
         components=components,
-        alert_count=sum(map(_alert_count, components)),
+        alert_count=alert_count,
         estimated=ev.estimated,
         acknowledged_by=inc.ack_by,
         acknowledged_at=inc.ack_at,
@@ -359,29 +339,44 @@ def _segment_entry(
     return cached[1]
 
 
-_alert_count = attrgetter("alert_count")
-
-
 def component_entries(
-    t: IncidentTracker, inc: Incident, order: list[str], roots: frozenset[str]
-) -> tuple[ComponentEntry, ...]:
-    """The incident's component entries in `order`: the last ones, rebuilt only for the
-    members that are new, whose health changed or that became or ceased to be a root cause
-    (a storm's incident has thousands of members and a step changes a few)."""
-    cache = inc.entries
-    if inc.entry_roots is None:
-        cache.clear()
-        stale: set[str] | frozenset[str] = frozenset()
-    else:
-        stale = (inc.touched | (inc.entry_roots ^ roots)) & inc.members
-    inc.touched = set()
-    inc.entry_roots = roots
-    for m in stale | (inc.members - cache.keys()):  # changed, and new members
-        cache[m] = component_entry(t, m, m in roots)
-    if len(cache) > len(order):  # members that left
-        for m in cache.keys() - inc.members:
-            del cache[m]
-    return tuple(map(cache.__getitem__, order))
+    t: IncidentTracker, inc: Incident, roots: frozenset[str], changed: set[str]
+) -> tuple[tuple[ComponentEntry, ...], int]:
+    """The incident's component entries in file order and their alerts summed: the last ones,
+    changed only for the members that joined, left or whose health changed (`changed`), or
+    that became or ceased to be a root cause."""
+    listed = inc.listed
+    members = inc.members
+    order = t.topology.order
+    candidates = None
+    if listed.roots is not None:
+        candidates = changed | (listed.roots ^ roots)
+    listed.roots = roots
+    if candidates is None or len(candidates) > 64 + len(listed.entries) // 8:
+        ids = sorted(members, key=order.__getitem__)
+        listed.places = [order[m] for m in ids]
+        listed.entries = [component_entry(t, m, m in roots) for m in ids]
+        listed.alerts = sum(e.alert_count for e in listed.entries)
+        return tuple(listed.entries), listed.alerts
+    places, entries = listed.places, listed.entries
+    for c in candidates:
+        place = order.get(c)
+        if place is None:
+            continue  # not in the topology: never a member
+        i = bisect.bisect_left(places, place)
+        if i < len(places) and places[i] == place:
+            listed.alerts -= entries[i].alert_count
+            if c in members:
+                entries[i] = component_entry(t, c, c in roots)
+                listed.alerts += entries[i].alert_count
+            else:
+                del places[i], entries[i]
+        elif c in members:
+            entry = component_entry(t, c, c in roots)
+            places.insert(i, place)
+            entries.insert(i, entry)
+            listed.alerts += entry.alert_count
+    return tuple(entries), listed.alerts
 
 
 def component_entry(t: IncidentTracker, component: str, root: bool) -> ComponentEntry:

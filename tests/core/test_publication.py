@@ -74,8 +74,9 @@ def test_root_order_updated_step_by_step_equals_a_fresh_sort(
         assert set(incremental) == ev.root_causes
 
 
-def _health(component: str, state: str, at: int) -> ComponentHealth:
-    counts = {"down": (1, 0), "degraded": (0, 1), "healthy": (0, 0)}[state]
+def _health(component: str, state: str, at: int, alerts: int = 1) -> ComponentHealth:
+    """A health record with `alerts` critical (down) or warning (degraded) alerts."""
+    counts = {"down": (alerts, 0), "degraded": (0, alerts), "healthy": (0, 0)}[state]
     return ComponentHealth(component, state, counts[0], counts[1], 0, (), at)  # type: ignore[arg-type]
 
 
@@ -88,11 +89,13 @@ def test_snapshots_kept_step_by_step_equal_what_their_members_give_now(
     """Every open incident's snapshot, kept from the members that joined, left or changed
     (its own problems, evaluation, root order and component entries), equals what its members
     give when everything is worked out again: figures, ordered root causes, and each
-    member's entry in file order."""
+    member's entry in file order. A component in the same state again brings another number
+    of alerts (its entry changes, its state does not)."""
     tracker = IncidentTracker(LARGE)
     order = LARGE.order
     for i, step in enumerate(steps):
-        tracker.apply_health([_health(c, s, 1000 * i) for c, s in step.items()], 1000 * i)
+        records = [_health(c, s, 1000 * i, alerts=1 + i % 3) for c, s in step.items()]
+        tracker.apply_health(records, 1000 * i)
         for snap in tracker.open_snapshots():
             members = sorted(
                 (c for c, inc in tracker.member_of.items() if inc == snap.id), key=order.get
@@ -110,6 +113,7 @@ def test_snapshots_kept_step_by_step_equal_what_their_members_give_now(
             assert [(c.state, c.root_cause, c.alert_count) for c in snap.components] == [
                 (problems[m], m in ev.root_causes, tracker.health[m].alert_count) for m in members
             ]
+            assert snap.alert_count == sum(tracker.health[m].alert_count for m in members)
 
 
 @settings(max_examples=40, deadline=None)
