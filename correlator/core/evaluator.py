@@ -728,7 +728,7 @@ class Evaluator:
             self._reach_epoch = next(_EPOCHS)
             return
         if not dirty:
-            for p in [p for p in self._slot if p not in problems]:
+            for p in self._slot.keys() - problems.keys():
                 self._forget(p)
             return
         near = self._near_changes()
@@ -741,7 +741,7 @@ class Evaluator:
             low = hit & -hit
             self._forget(owners[low.bit_length() - 1])
             hit ^= low
-        for p in [p for p in self._slot if p not in problems]:
+        for p in self._slot.keys() - problems.keys():
             self._forget(p)
 
     def reach_dropped(self) -> tuple[int, int, frozenset[str]]:
