@@ -141,17 +141,18 @@ def _alert(component: str, at: int) -> Alert:
     )
 
 
-STORM_SIZES = (100, 250, 500, 1_000, 2_000, 5_000)
+STORM_SIZES = (100, 250, 500, 1_000, 2_000, 2_500, 5_000)
+"""Storm sizes; 2,500 -> 5,000 shows the doubling of the largest storms."""
 
 
 def _cases(quick: bool) -> list[tuple[str, str, int]]:
     cases = [("10,000", "random", n) for n in STORM_SIZES[:5]]
     cases.append(("10,000", "cell-1+cell-2", 5_000))
     if not quick:
-        cases.append(("10,000", "random", 5_000))
+        cases += [("10,000", "random", n) for n in STORM_SIZES[5:]]
         cases += [("50,000", "random", n) for n in (1_000, 2_500, 5_000)]
         cases += [("mesh 12,000", "random", n) for n in STORM_SIZES[:4]]
-        cases += [("fleet 10,000", "random", n) for n in STORM_SIZES[:5]]
+        cases += [("fleet 10,000", "random", n) for n in STORM_SIZES]
     return cases
 
 
