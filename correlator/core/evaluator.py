@@ -186,7 +186,7 @@ class Evaluator:
         self._roots_valid = root_causes
         self._last_dirty = dirty_nodes
         if reach:
-            self._reaches(dirty_nodes, everything or not self._reach_valid)
+            self._reaches(dirty_nodes, everything or not self._reach_valid, changed)
         if not reach:
             self._reach_epoch = next(_EPOCHS)  # reaches were not kept current
         self._reach_valid = reach
@@ -710,7 +710,7 @@ class Evaluator:
 
     # -- reach ----------------------------------------------------------------------------------
 
-    def _reaches(self, dirty: set[str], everything: bool) -> None:
+    def _reaches(self, dirty: set[str], everything: bool, changed: list[str]) -> None:
         """Forget the reaches (DESIGN §6) that this change may have altered; the rest stay.
 
         A reach search from a problem walks up through nodes (`visited`); it can only come out
@@ -727,8 +727,11 @@ class Evaluator:
             self._slot_owner.clear()
             self._reach_epoch = next(_EPOCHS)
             return
+        # Reaches are kept for problems only, and all others were forgotten last time: only
+        # a changed one can have left the problems since.
+        left = [c for c in changed if c not in problems]
         if not dirty:
-            for p in self._slot.keys() - problems.keys():
+            for p in left:
                 self._forget(p)
             return
         near = self._near_changes()
@@ -741,7 +744,7 @@ class Evaluator:
             low = hit & -hit
             self._forget(owners[low.bit_length() - 1])
             hit ^= low
-        for p in self._slot.keys() - problems.keys():
+        for p in left:
             self._forget(p)
 
     def reach_dropped(self) -> tuple[int, int, frozenset[str]]:
