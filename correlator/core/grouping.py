@@ -63,12 +63,20 @@ def place(
                 inc.search_union = frozenset(search.services)
         return inc.search_union
 
+    def degraded_reach(inc: Incident) -> frozenset[str]:
+        """Business services its problems degrade or cut off (their degraded-reaches together):
+        one search continued from step to step, not each member's reach searched again
+        whenever a change near it forgot it (on deep graphs that was most of a step)."""
+        before = inc.bad_search
+        if before is None or before.version != version or before.sources != inc.members:
+            search = inc.bad_search = evaluator.search(inc.members, False, before)
+            if search is not before or len(search.services) != len(inc.bad_union):
+                inc.bad_union = frozenset(search.services)
+        return inc.bad_union
+
     def reach(inc: Incident) -> frozenset[str]:
         """Its down-reach; for a degraded-only incident its degraded-reach; else the last."""
-        current = down_reach(inc)
-        if not current:
-            for m in inc.members:
-                current |= g.degraded_reach.get(m, frozenset())
+        current = down_reach(inc) or degraded_reach(inc)
         if current:
             inc.last_reach = current
         return current or inc.last_reach

@@ -345,3 +345,27 @@ def test_a_search_told_which_sources_joined_finds_what_a_search_from_scratch_fin
         assert continued.sources == set(problems)
         assert continued.services == evaluator.search(set(problems), down_only).services
         previous = continued
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(LARGE_COMPONENTS),
+        st.sampled_from(["down", "degraded"]),
+        min_size=1,
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_a_search_from_several_problems_reaches_what_they_reach_one_by_one(
+    problems: dict[str, ProblemState], down_only: bool
+) -> None:
+    """An incident's down- or degraded-reach is one search from all its problems (continued
+    from step to step); it reaches exactly the union of each problem's own reach."""
+    evaluator = Evaluator(LARGE)
+    ev = evaluator.evaluate(dict(problems), reach=True)
+    reaches = ev.down_reach if down_only else ev.degraded_reach
+    union: set[str] = set()
+    for p in problems:
+        union |= reaches[p]
+    assert evaluator.search(set(problems), down_only).services == union
