@@ -11,6 +11,7 @@ the impact stage as two changes (DESIGN §2). The newest record of a batch per c
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -42,6 +43,10 @@ from correlator.wire import (
 
 Output = tuple[str, bytes | None, bytes | None, int | None]
 _SEP = "\x1f"
+REBUILD_EVERY = 0.25
+"""Seconds between looks for a gained partition to rebuild."""
+
+log = logging.getLogger(__name__)
 
 
 def register(app: Any, ctx: StageContext) -> None:
@@ -143,13 +148,11 @@ def register(app: Any, ctx: StageContext) -> None:
         ctx.metrics.stage_seconds.labels("health").observe(time.perf_counter() - started)
 
     # A partition gained in a rebalance is rebuilt (and its health published again) at once,
-    # not when its first new input arrives.
-    decorate = app.timer(0.25, name=f"{config.app_id}.health_rebuild")
-
-    @decorate  # type: ignore[untyped-decorator]
-    async def health_rebuild() -> None:
-        # Nothing to rebuild (nearly always): return at once, not after the agent's batch
-        # (waiting for `busy` under load made Faust warn that the timer was overlapping).
+    # not when its first new input arrives. A sleeping loop, not a fixed-rate timer: Faust's
+    # timer counts the time the event loop was busy elsewhere as the timer's own runtime, and
+    # warns "Timer … is overlapping" whenever another stage held the loop for 0.25 s.
+    async def rebuild_gained() -> None:
+        # Nothing to rebuild (nearly always): return at once, not after the agent's batch.
         if not recovered(app) or not assigned(app, topics.transitions) - parts.keys():
             return
         async with busy:
@@ -159,3 +162,12 @@ def register(app: Any, ctx: StageContext) -> None:
             for partition in assigned(app, topics.transitions) - parts.keys():
                 records.extend(rebuild(partition))
             await ctx.send(records)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def health_rebuild() -> None:
+        while True:
+            await asyncio.sleep(REBUILD_EVERY)
+            try:
+                await rebuild_gained()
+            except Exception:  # the broker is away, say: the next round tries again
+                log.exception("health: rebuilding a gained partition failed")
