@@ -104,13 +104,13 @@ class Incident:
     search: ReachSearch | None = None
     """The search behind its down-reach, continued step after step."""
     search_union: frozenset[str] = frozenset()
-    bad_search: ReachSearch | None = None
-    """The search behind its degraded-reach (while its down-reach is empty)."""
-    bad_union: frozenset[str] = frozenset()
     search_joined: set[str] = field(default_factory=set)
     """Members that joined since that search."""
     search_left: bool = False
     """A member left since that search (it starts over)."""
+    bad_search: ReachSearch | None = None
+    """The search behind its degraded-reach (while its down-reach is empty)."""
+    bad_union: frozenset[str] = frozenset()
     dirty: bool = True
     """Something its snapshot is built from changed since it was last built."""
     services_sorted: tuple[str, ...] = ()
