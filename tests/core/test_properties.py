@@ -214,15 +214,20 @@ LARGE = parse_topology(generate_topology(1500, seed=11), "synthetic-1500")
 LARGE_COMPONENTS = [n.id for n in LARGE.components]
 
 
+def large_problems(min_size: int = 1) -> st.SearchStrategy[dict[str, ProblemState]]:
+    """Hypothesis: up to 40 problems (down or degraded) on the 1,500-component topology."""
+    return st.dictionaries(
+        st.sampled_from(LARGE_COMPONENTS),
+        st.sampled_from(["down", "degraded"]),
+        min_size=min_size,
+        max_size=40,
+    )
+
+
 @settings(max_examples=12, deadline=None)
 @given(
     st.lists(
-        st.dictionaries(
-            st.sampled_from(LARGE_COMPONENTS),
-            st.sampled_from(["down", "degraded"]),
-            min_size=1,
-            max_size=40,
-        ),
+        large_problems(),
         min_size=2,
         max_size=4,
     )
@@ -257,12 +262,7 @@ def test_told_what_changed_the_evaluator_gives_the_same(steps: list[dict[str, st
 
 @settings(max_examples=25, deadline=None)
 @given(
-    st.dictionaries(
-        st.sampled_from(LARGE_COMPONENTS),
-        st.sampled_from(["down", "degraded"]),
-        min_size=1,
-        max_size=40,
-    ),
+    large_problems(),
     st.lists(
         st.frozensets(st.sampled_from([n.id for n in LARGE.business_services]), max_size=6),
         max_size=4,
@@ -285,12 +285,7 @@ def test_a_search_that_stops_early_answers_as_the_whole_reach(
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.dictionaries(
-        st.sampled_from(LARGE_COMPONENTS),
-        st.sampled_from(["down", "degraded"]),
-        min_size=2,
-        max_size=40,
-    ),
+    large_problems(min_size=2),
     st.lists(st.lists(st.integers(0, 39), max_size=8), min_size=1, max_size=5),
     st.booleans(),
 )
@@ -349,12 +344,7 @@ def test_a_search_told_which_sources_joined_finds_what_a_search_from_scratch_fin
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.dictionaries(
-        st.sampled_from(LARGE_COMPONENTS),
-        st.sampled_from(["down", "degraded"]),
-        min_size=1,
-        max_size=40,
-    ),
+    large_problems(),
     st.booleans(),
 )
 def test_a_search_from_several_problems_reaches_what_they_reach_one_by_one(
