@@ -72,8 +72,8 @@ def evaluate_members(t: IncidentTracker, inc: Incident, changed: set[str]) -> Ev
         since = changed
     inc.problems = problems
     g = t.global_eval
-    if len(g.problems) == len(problems) and g.problems == problems:
-        inc.evaluator = None  # one incident holds every problem (a storm): the global figures
+    if g.problems == problems:  # one incident holds every problem (a storm): the global figures
+        inc.evaluator = None
         return g
     if inc.evaluator is None:
         inc.evaluator = Evaluator(
